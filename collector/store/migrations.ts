@@ -1,0 +1,43 @@
+// Schema migrations, applied in order and recorded in PRAGMA user_version. Append new steps; never
+// edit a step that has shipped, since stores in the field already ran it.
+export const MIGRATIONS: readonly string[] = [
+  // 1: raw events, append-only. `body` is the exact JSON text received (the batch MAC covers it).
+  `
+  CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT    NOT NULL UNIQUE,
+    kind       TEXT    NOT NULL,
+    ts         INTEGER NOT NULL,
+    instance   TEXT    NOT NULL,
+    function   TEXT    NOT NULL,
+    invocation TEXT,
+    source     TEXT    NOT NULL,
+    batch_seq  INTEGER,
+    body       TEXT    NOT NULL
+  );
+  CREATE INDEX events_invocation ON events(invocation, ts);
+  CREATE INDEX events_kind_ts    ON events(kind, ts);
+  CREATE INDEX events_instance   ON events(instance, ts);
+  CREATE INDEX events_source     ON events(source, batch_seq);
+
+  CREATE TABLE batches (
+    source      TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    prev        TEXT    NOT NULL,
+    mac         TEXT    NOT NULL,
+    count       INTEGER NOT NULL,
+    received_us INTEGER NOT NULL,
+    PRIMARY KEY (source, seq)
+  );
+
+  -- What ingest saw go wrong per source: gaps, chain breaks, bad MACs. Kept, never fixed up.
+  CREATE TABLE integrity (
+    id      INTEGER PRIMARY KEY,
+    source  TEXT    NOT NULL,
+    seq     INTEGER,
+    problem TEXT    NOT NULL,
+    detail  TEXT    NOT NULL,
+    at_us   INTEGER NOT NULL
+  );
+  `,
+];

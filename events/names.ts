@@ -1,0 +1,35 @@
+// Header and environment names shared by every producer and the collector. Changing one here
+// changes the wire; keep them lower-case for headers (Node lower-cases incoming headers).
+
+export const HEADER = {
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  invocation: 'x-alastor-invocation',
+  callId: 'x-call-id',
+  startTime: 'x-start-time',
+  forwardedFor: 'x-forwarded-for',
+  durationSeconds: 'X-Duration-Seconds',
+} as const;
+
+export const ENV = {
+  collectorUrl: 'ALASTOR_COLLECTOR_URL',
+  provenance: 'ALASTOR_PROVENANCE',
+  functionName: 'ALASTOR_FUNCTION',
+  token: 'ALASTOR_TOKEN',
+  gatewayUrl: 'ALASTOR_GATEWAY_URL',
+  audit: 'ALASTOR_AUDIT',
+  spoolDir: 'ALASTOR_SPOOL_DIR',
+  // Given to the function process (fork modes get it per request, http mode per request header).
+  invocation: 'ALASTOR_INVOCATION',
+  instance: 'ALASTOR_INSTANCE',
+  traceparent: 'TRACEPARENT',
+  // Where in-function instrumentation (the node template) reports its own claimed events.
+  eventsUrl: 'ALASTOR_EVENTS_URL',
+} as const;
+
+/** Path prefix of the collector's ingest API. */
+export const API = {
+  batches: '/v1/batches',
+  otlpTraces: '/v1/traces',
+  health: '/healthz',
+} as const;

@@ -1,0 +1,3 @@
+// Placeholder entry until the watchdog lands.
+process.stderr.write('fwatchdog: not built yet\n');
+process.exit(1);
