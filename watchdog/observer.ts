@@ -30,6 +30,8 @@ export interface InvocationScope {
 
 export interface Observer {
   readonly enabled: boolean;
+  /** Environment for every function process (HTTP_PROXY to the egress proxy, ALASTOR_INSTANCE, ...). */
+  readonly processEnv: Record<string, string>;
   /** Called once the function process (http mode) or the watchdog (fork modes) is ready. */
   instanceStart(info: { mode: string; fprocess: string; upstreamPid?: number }): void;
   begin(req: RequestInfo): InvocationScope;
@@ -49,6 +51,7 @@ const noopScope: InvocationScope = {
 
 export const noopObserver: Observer = {
   enabled: false,
+  processEnv: {},
   instanceStart() {},
   begin: () => noopScope,
   close: async () => {},

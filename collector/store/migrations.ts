@@ -1,7 +1,12 @@
-// Schema migrations, applied in order and recorded in PRAGMA user_version. Append new steps; never
-// edit a step that has shipped, since stores in the field already ran it.
-export const MIGRATIONS: readonly string[] = [
-  // 1: raw events, append-only. `body` is the exact JSON text received (the batch MAC covers it).
+// Schema migrations per component, each applied in order and recorded in schema_version. A
+// component appends steps to its own list (in its own schema.ts); never edit a step that has
+// shipped, since stores in the field already ran it.
+import { INGEST_MIGRATIONS } from '../ingest/schema';
+import { GRAPH_MIGRATIONS } from '../graph/schema';
+import { DETECT_MIGRATIONS } from '../detect/schema';
+
+export const EVENTS_MIGRATIONS: readonly string[] = [
+  // Raw events, append-only. `body` is the exact JSON text received (the batch MAC covers it).
   `
   CREATE TABLE events (
     seq        INTEGER PRIMARY KEY,
@@ -40,4 +45,12 @@ export const MIGRATIONS: readonly string[] = [
     at_us   INTEGER NOT NULL
   );
   `,
+];
+
+/** Order matters: later components may reference earlier components' tables. */
+export const COMPONENTS: ReadonlyArray<[string, readonly string[]]> = [
+  ['events', EVENTS_MIGRATIONS],
+  ['ingest', INGEST_MIGRATIONS],
+  ['graph', GRAPH_MIGRATIONS],
+  ['detect', DETECT_MIGRATIONS],
 ];

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations';
+import { COMPONENTS } from './migrations';
 
 export type DB = Database.Database;
 
@@ -9,28 +9,35 @@ export type DB = Database.Database;
  * transactions), which is what "a crash of the collector loses nothing accepted" needs.
  */
 export function openStore(file: string, opts: { readonly?: boolean } = {}): DB {
-  const db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  if (!opts.readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    migrate(db);
-  } else {
-    const have = db.pragma('user_version', { simple: true }) as number;
-    if (have === 0) throw new Error(`${file} is not an alastor store (no schema)`);
-  }
+  const readonly = opts.readonly ?? false;
+  const db = new Database(file, { readonly, fileMustExist: readonly });
   db.pragma('busy_timeout = 5000');
+  if (readonly) {
+    const ok = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'schema_version'`).get();
+    if (!ok) throw new Error(`${file} is not an alastor store (no schema)`);
+    return db;
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  migrate(db);
   return db;
 }
 
 export function migrate(db: DB): void {
-  const have = db.pragma('user_version', { simple: true }) as number;
-  if (have > MIGRATIONS.length) {
-    throw new Error(`store schema version ${have} is newer than this alastor (${MIGRATIONS.length}); upgrade alastor`);
-  }
-  for (let v = have; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`);
+  const get = db.prepare<[string], { version: number }>(`SELECT version FROM schema_version WHERE component = ?`);
+  const set = db.prepare(`INSERT INTO schema_version (component, version) VALUES (?, ?)
+                          ON CONFLICT(component) DO UPDATE SET version = excluded.version`);
+  for (const [component, steps] of COMPONENTS) {
+    const have = get.get(component)?.version ?? 0;
+    if (have > steps.length) {
+      throw new Error(`store's ${component} schema (v${have}) is newer than this alastor (v${steps.length}); upgrade alastor`);
+    }
+    for (let v = have; v < steps.length; v++) {
+      db.transaction(() => {
+        db.exec(steps[v]);
+        set.run(component, v + 1);
+      })();
+    }
   }
 }

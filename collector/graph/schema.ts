@@ -1,0 +1,2 @@
+// Tables owned by collector/graph/. Append steps; see collector/store/migrations.ts.
+export const GRAPH_MIGRATIONS: readonly string[] = [];
