@@ -33,3 +33,26 @@ export const API = {
   otlpTraces: '/v1/traces',
   health: '/healthz',
 } as const;
+
+/**
+ * How OpenTelemetry spans carry Alastor's identity, so the collector's OTLP mapping and the node
+ * template agree. Any OTel-instrumented function contributes; these attributes make it precise.
+ * - resource: service.name = function name, alastor.instance = instance id (from ALASTOR_INSTANCE)
+ * - every span: alastor.invocation = the invocation id (from the X-Alastor-Invocation header)
+ * - CLIENT spans with http.* / url.* attributes become `http.out` events (evidence: claimed)
+ * - spans named `alastor.app` carry alastor.kind = app.module | app.file | app.spawn and the
+ *   fields below; they become the matching application event.
+ */
+export const OTEL_ATTR = {
+  instance: 'alastor.instance',
+  invocation: 'alastor.invocation',
+  appSpanName: 'alastor.app',
+  kind: 'alastor.kind',
+  path: 'alastor.path',
+  external: 'alastor.external',
+  op: 'alastor.op',
+  target: 'alastor.target',
+  command: 'alastor.command',
+  argv: 'alastor.argv',
+  pid: 'alastor.pid',
+} as const;
