@@ -1,4 +1,38 @@
+// `alastor collector --db FILE --port N [--host H]`: the ingest service. Token from ALASTOR_TOKEN.
 import type { Command } from 'commander';
+import { ENV } from '../../events';
+import { startCollector } from '../../collector/ingest/index';
 
-// Placeholder until this command lands; registers nothing.
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  program
+    .command('collector')
+    .description('run the collector: ingest batches and OTLP traces into a SQLite store')
+    .requiredOption('--db <file>', 'SQLite store (created if missing)')
+    .option('--port <n>', 'port to listen on (0 = any free port)', '8089')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .action(async (o: { db: string; port: string; host: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port number: "${o.port}"`);
+      const token = process.env[ENV.token] ?? '';
+      const log = (l: string) => process.stderr.write(`${l}\n`);
+      if (!token) log(`collector: no ${ENV.token}: accepting batches chained with an empty key (order and completeness are checked, authenticity is not)`);
+      const c = await startCollector({ dbFile: o.db, port, host: o.host, token, log });
+      // Tests and scripts wait for this exact line to learn the port.
+      process.stdout.write(`alastor collector listening on ${c.url} (db ${o.db})\n`);
+      let stopping = false;
+      const stop = (sig: string) => {
+        if (stopping) return;
+        stopping = true;
+        log(`collector: ${sig}: finishing in-flight batches`);
+        c.close().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log(`collector: close failed: ${(e as Error).message}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

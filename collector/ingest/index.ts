@@ -1,0 +1,43 @@
+// Starting and stopping the collector: open the store, serve the ingest API.
+import type { AddressInfo } from 'node:net';
+import { openStore, type DB } from '../store/open';
+import { createIngest, type Ingest } from './server';
+
+export interface CollectorOptions {
+  dbFile: string;
+  port: number;
+  host?: string;
+  token?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningCollector {
+  url: string;
+  port: number;
+  db: DB;
+  ingest: Ingest;
+  close(): Promise<void>;
+}
+
+export async function startCollector(opts: CollectorOptions): Promise<RunningCollector> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const db = openStore(opts.dbFile);
+  const ingest = createIngest({ db, token: opts.token ?? '', log });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    ingest.server.once('error', reject);
+    ingest.server.listen(opts.port, host, () => resolve());
+  });
+  const port = (ingest.server.address() as AddressInfo).port;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}`,
+    port,
+    db,
+    ingest,
+    async close() {
+      await ingest.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+// Group commit: batches that arrive while a transaction is being written wait and go into the
+// next one together, so many small POSTs cost one fsync-free WAL commit between them. A caller's
+// promise resolves only after its transaction committed: that is when the HTTP answer is 200.
+import { GENESIS, nowUs } from '../../events';
+import { appender, type Appender, type EventRow } from '../store/append';
+import type { DB } from '../store/open';
+import type { PreparedBatch } from './batch';
+
+export type BatchResult =
+  | { status: 'stored'; stored: number }
+  | { status: 'duplicate' }
+  | { status: 'conflict'; detail: string };
+
+type Item =
+  | { t: 'batch'; b: PreparedBatch; done: (r: BatchResult) => void; fail: (e: Error) => void }
+  | { t: 'rows'; rows: EventRow[]; done: (n: number) => void; fail: (e: Error) => void };
+
+interface SourceState {
+  maxSeq: number;
+  maxMac: string;
+}
+
+/** Above this many events queued, a transaction is cut so one commit never stalls for long. */
+const MAX_EVENTS_PER_TX = 50_000;
+
+export class IngestWriter {
+  private queue: Item[] = [];
+  private queuedEvents = 0;
+  private scheduled = false;
+  private readonly a: Appender;
+  private readonly sources = new Map<string, SourceState>();
+  private readonly runTx: (items: Item[]) => unknown[];
+  private idle: Array<() => void> = [];
+
+  constructor(private readonly db: DB, private readonly onCommit: (events: number) => void) {
+    this.a = appender(db);
+    this.runTx = db.transaction((items: Item[]) => items.map((it) => (it.t === 'batch' ? this.storeBatch(it.b) : this.storeRows(it.rows))));
+  }
+
+  submitBatch(b: PreparedBatch): Promise<BatchResult> {
+    return new Promise((done, fail) => this.enqueue({ t: 'batch', b, done, fail }, b.events.length));
+  }
+
+  submitRows(rows: EventRow[]): Promise<number> {
+    return new Promise((done, fail) => this.enqueue({ t: 'rows', rows, done, fail }, rows.length));
+  }
+
+  /** Records a refused batch (bad MAC) right away, outside any group. */
+  recordRefusal(source: string, seq: number | null, problem: string, detail: string): void {
+    this.a.integrity(source, seq, problem, detail, nowUs());
+  }
+
+  /** Resolves once everything submitted so far is committed. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  private enqueue(it: Item, n: number): void {
+    this.queue.push(it);
+    this.queuedEvents += n;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // setImmediate lets the other requests already read from their sockets join this group.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    let cut = this.queue.length;
+    let n = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      const it = this.queue[i];
+      n += it.t === 'batch' ? it.b.events.length : it.rows.length;
+      if (n >= MAX_EVENTS_PER_TX) {
+        cut = i + 1;
+        break;
+      }
+    }
+    const items = this.queue.slice(0, cut);
+    this.queue = this.queue.slice(cut);
+    this.queuedEvents = Math.max(0, this.queuedEvents - n);
+    let results: unknown[];
+    try {
+      results = this.runTx(items);
+    } catch (e) {
+      // The transaction rolled back: cached chain state may describe rows that are not there.
+      this.sources.clear();
+      for (const it of items) it.fail(e as Error);
+      this.after();
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
+      if (it.t === 'batch') it.done(results[i] as BatchResult);
+      else it.done(results[i] as number);
+    }
+    this.onCommit(n);
+    this.after();
+  }
+
+  private after(): void {
+    if (this.queue.length > 0) {
+      setImmediate(() => this.flush());
+      return;
+    }
+    this.scheduled = false;
+    const w = this.idle;
+    this.idle = [];
+    for (const r of w) r();
+  }
+
+  private state(source: string): SourceState {
+    let s = this.sources.get(source);
+    if (!s) {
+      const m = this.a.maxBatchSeq(source);
+      s = { maxSeq: m?.seq ?? 0, maxMac: m?.mac ?? GENESIS };
+      this.sources.set(source, s);
+    }
+    return s;
+  }
+
+  private storeBatch(b: PreparedBatch): BatchResult {
+    const s = this.state(b.source);
+    const now = nowUs();
+    if (b.seq <= s.maxSeq) {
+      const have = this.a.batchMac(b.source, b.seq);
+      if (have === b.mac) return { status: 'duplicate' };
+      if (have !== undefined) {
+        const detail = `seq ${b.seq} already stored with mac ${have.slice(0, 16)}..., this one has ${b.mac.slice(0, 16)}...`;
+        this.a.integrity(b.source, b.seq, 'conflict', detail, now);
+        return { status: 'conflict', detail };
+      }
+    }
+    // Chain checks against what is stored around this seq.
+    if (b.seq === s.maxSeq + 1) {
+      const want = b.seq === 1 ? GENESIS : s.maxMac;
+      if (b.prev !== want) this.a.integrity(b.source, b.seq, 'break', `prev ${b.prev.slice(0, 16)}... is not the mac of seq ${b.seq - 1}`, now);
+    } else if (b.seq > s.maxSeq + 1) {
+      const from = s.maxSeq + 1;
+      const to = b.seq - 1;
+      this.a.integrity(b.source, b.seq, 'gap', from === to ? `missing seq ${from}` : `missing seq ${from}..${to}`, now);
+    } else {
+      // Fills an earlier gap: check both neighbours when they are stored.
+      const before = b.seq === 1 ? GENESIS : this.a.batchMac(b.source, b.seq - 1);
+      if (before !== undefined && before !== b.prev) {
+        this.a.integrity(b.source, b.seq, 'break', `prev ${b.prev.slice(0, 16)}... is not the mac of seq ${b.seq - 1}`, now);
+      }
+      const next = this.a.nextBatch(b.source, b.seq);
+      if (next && next.seq === b.seq + 1 && next.prev !== b.mac) {
+        this.a.integrity(b.source, next.seq, 'break', `prev of seq ${next.seq} is not the mac of late seq ${b.seq}`, now);
+      }
+    }
+    this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.events.length, receivedUs: now });
+    let stored = 0;
+    for (let i = 0; i < b.events.length; i++) {
+      const e = b.events[i];
+      stored += this.a.event({
+        id: e.id,
+        kind: e.kind,
+        ts: e.ts,
+        instance: e.instance,
+        function: e.function,
+        invocation: e.invocation ?? null,
+        source: b.source,
+        batchSeq: b.seq,
+        body: b.texts[i],
+      });
+    }
+    if (stored < b.events.length) {
+      this.a.integrity(b.source, b.seq, 'duplicate-event', `${b.events.length - stored} event id(s) already stored by another batch`, now);
+    }
+    if (b.seq > s.maxSeq) {
+      s.maxSeq = b.seq;
+      s.maxMac = b.mac;
+    }
+    return { status: 'stored', stored };
+  }
+
+  private storeRows(rows: EventRow[]): number {
+    let stored = 0;
+    for (const r of rows) stored += this.a.event(r);
+    return stored;
+  }
+}
