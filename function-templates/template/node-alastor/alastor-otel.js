@@ -1,0 +1,192 @@
+'use strict';
+// In-function instrumentation of the node-alastor template, loaded by index.js before anything
+// else so that `http`, `https` and fetch are patched before the handler can take a reference.
+//
+// It does three things, all reported as OpenTelemetry spans over OTLP/HTTP (JSON) to
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, which fwatchdog's provenance layer points at the collector:
+//  - outgoing calls (http/https through instrumentation-http, fetch/undici through
+//    instrumentation-undici) carry `traceparent` and are recorded with the invocation's context.
+//    The collector stores these as *claimed* edges: function code could forge them.
+//  - modules loaded from outside the image, child processes spawned and files written are
+//    recorded as spans named `alastor.app` (see events/names.ts OTEL_ATTR for the attributes).
+//  - every span carries alastor.invocation, taken from the X-Alastor-Invocation header that the
+//    watchdog sets on each request, so the collector can attribute it without guessing.
+// With no endpoint configured (provenance off) nothing is loaded or patched, so it costs nothing.
+
+const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+if (!endpoint) {
+  module.exports = { enabled: false, runWithInvocation: (_id, fn) => fn(), shutdown: async () => {} };
+  return;
+}
+
+const path = require('node:path');
+const fs = require('node:fs');
+const Module = require('node:module');
+const api = require('@opentelemetry/api');
+const { NodeSDK, tracing, resources } = require('@opentelemetry/sdk-node');
+const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+const { UndiciInstrumentation } = require('@opentelemetry/instrumentation-undici');
+
+// Mirrors OTEL_ATTR in events/names.ts: the image cannot import the TypeScript sources.
+const ATTR = {
+  instance: 'alastor.instance',
+  invocation: 'alastor.invocation',
+  appSpanName: 'alastor.app',
+  kind: 'alastor.kind',
+  path: 'alastor.path',
+  external: 'alastor.external',
+  op: 'alastor.op',
+  target: 'alastor.target',
+  command: 'alastor.command',
+  argv: 'alastor.argv',
+  pid: 'alastor.pid',
+};
+const INVOCATION_HEADER = 'x-alastor-invocation';
+const INVOCATION = api.createContextKey('alastor.invocation');
+
+/** Stamps the current invocation on every span started inside it (outgoing calls, app events). */
+class InvocationStamp {
+  onStart(span, parentContext) {
+    const id = parentContext.getValue(INVOCATION);
+    if (id) span.setAttribute(ATTR.invocation, id);
+  }
+  onEnd() {}
+  forceFlush() { return Promise.resolve(); }
+  shutdown() { return Promise.resolve(); }
+}
+
+// A short batch delay (default 200 ms) instead of SimpleSpanProcessor: one export per span would
+// put an extra request on the loopback for every call, yet an investigator still sees the spans
+// within a fraction of a second.
+const delay = Number(process.env.OTEL_BSP_SCHEDULE_DELAY || 200);
+const functionName = process.env.ALASTOR_FUNCTION || process.env.OTEL_SERVICE_NAME || 'function';
+const sdk = new NodeSDK({
+  autoDetectResources: false,
+  resource: resources.resourceFromAttributes({
+    'service.name': functionName,
+    [ATTR.instance]: process.env.ALASTOR_INSTANCE || '',
+    'process.pid': process.pid,
+  }),
+  spanProcessors: [
+    new InvocationStamp(),
+    new tracing.BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }), {
+      scheduledDelayMillis: delay,
+      maxExportBatchSize: 512,
+      maxQueueSize: 8192,
+    }),
+  ],
+  instrumentations: [
+    new HttpInstrumentation({
+      startIncomingSpanHook: (req) => {
+        const id = req.headers[INVOCATION_HEADER];
+        return typeof id === 'string' && id ? { [ATTR.invocation]: id } : {};
+      },
+    }),
+    new UndiciInstrumentation(),
+  ],
+});
+sdk.start();
+
+// fetch in Node 20 ignores HTTP_PROXY; honour it so the watchdog's egress proxy (when it sets one)
+// sees and confirms the function's outgoing calls, as it would for any other language.
+if (process.env.HTTP_PROXY || process.env.http_proxy) {
+  const { setGlobalDispatcher, EnvHttpProxyAgent } = require('undici');
+  setGlobalDispatcher(new EnvHttpProxyAgent());
+}
+
+const tracer = api.trace.getTracer('alastor-node-template', '0.1.0');
+let recording = false;
+function recordApp(kind, attributes) {
+  if (recording) return; // a hook firing from inside the SDK while it records
+  recording = true;
+  try {
+    const attrs = { [ATTR.kind]: kind, [ATTR.pid]: process.pid };
+    for (const [k, v] of Object.entries(attributes)) if (v !== undefined && v !== null) attrs[k] = v;
+    tracer.startSpan(ATTR.appSpanName, { kind: api.SpanKind.INTERNAL, attributes: attrs }).end();
+  } catch {
+    // Recording must never break the function.
+  } finally {
+    recording = false;
+  }
+}
+
+// "The image" is the template directory (index.js, function/) and any node_modules: what the
+// build put there. A module from anywhere else (a file in /tmp, say) was brought in at run time.
+const imageRoot = path.resolve(process.env.ALASTOR_IMAGE_ROOT || __dirname) + path.sep;
+const isExternal = (file) => !file.startsWith(imageRoot) && !file.includes(`${path.sep}node_modules${path.sep}`);
+
+const originalLoad = Module._load;
+Module._load = function alastorLoad(request, parent, isMain) {
+  if (!recording && typeof request === 'string' && !Module.isBuiltin(request)) {
+    let file;
+    try {
+      file = Module._resolveFilename(request, parent, isMain);
+    } catch {
+      file = undefined; // let the real loader raise its own error
+    }
+    if (file && path.isAbsolute(file) && !Module._cache[file] && isExternal(file)) {
+      recordApp('app.module', { [ATTR.path]: file, [ATTR.external]: true });
+    }
+  }
+  return originalLoad.apply(this, arguments);
+};
+
+const childProcess = require('node:child_process');
+// Every asynchronous form (spawn, exec, execFile, fork) goes through ChildProcess#spawn.
+const originalSpawn = childProcess.ChildProcess.prototype.spawn;
+childProcess.ChildProcess.prototype.spawn = function alastorSpawn(options) {
+  const result = originalSpawn.apply(this, arguments);
+  if (options && typeof options.file === 'string') {
+    recordApp('app.spawn', {
+      [ATTR.command]: options.file,
+      [ATTR.argv]: Array.isArray(options.args) ? options.args.map(String) : [options.file],
+      [ATTR.pid]: this.pid,
+    });
+  }
+  return result;
+};
+// The synchronous forms use their own binding; wrap the exported functions.
+for (const name of ['spawnSync', 'execSync', 'execFileSync']) {
+  const original = childProcess[name];
+  childProcess[name] = function alastorSpawnSync(file, args) {
+    const argv = name === 'execSync' ? ['/bin/sh', '-c', String(file)] : [String(file), ...(Array.isArray(args) ? args.map(String) : [])];
+    recordApp('app.spawn', { [ATTR.command]: argv[0], [ATTR.argv]: argv });
+    return original.apply(this, arguments);
+  };
+}
+
+// File writes, renames and removals by path (not by descriptor).
+const pathOf = (p) => (typeof p === 'string' ? path.resolve(p) : p instanceof URL ? p.pathname : undefined);
+function wrapFile(obj, name, op, withTarget = false) {
+  const original = obj[name];
+  if (typeof original !== 'function') return;
+  obj[name] = function alastorFileOp(p, second) {
+    const file = pathOf(p);
+    if (file && !file.includes(`${path.sep}node_modules${path.sep}`)) {
+      let kind = op;
+      if (op === 'write') {
+        try { fs.statSync(file); } catch { kind = 'create'; }
+      }
+      recordApp('app.file', { [ATTR.op]: kind, [ATTR.path]: file, [ATTR.target]: withTarget ? pathOf(second) : undefined });
+    }
+    return original.apply(this, arguments);
+  };
+}
+for (const [obj, suffix] of [[fs, 'Sync'], [fs, ''], [fs.promises, '']]) {
+  wrapFile(obj, `writeFile${suffix}`, 'write');
+  wrapFile(obj, `appendFile${suffix}`, 'write');
+  wrapFile(obj, `rename${suffix}`, 'rename', true);
+  wrapFile(obj, `unlink${suffix}`, 'unlink');
+}
+wrapFile(fs, 'createWriteStream', 'write');
+
+module.exports = {
+  enabled: true,
+  /** Runs fn with the invocation id in the active context, so every span inside is stamped. */
+  runWithInvocation(id, fn) {
+    if (!id) return fn();
+    return api.context.with(api.context.active().setValue(INVOCATION, id), fn);
+  },
+  shutdown: () => sdk.shutdown(),
+};
