@@ -1,0 +1,143 @@
+// Bytes of an audit log -> assembled, decoded syscall events, with counters for everything that
+// was skipped. Used by the live tailer (chunks as the log grows), the offline `alastor audit parse`
+// and the benchmark. Nothing in the input is fatal: bad lines are counted and skipped.
+import { Assembler } from './assemble';
+import { buildEvent, type AuditEvent, type EarlyFilter } from './event';
+import { parseRecord, type AuditRecord } from './parse';
+
+/** Longest line accepted; audit records are at most ~9 KB (MAX_AUDIT_MESSAGE_LENGTH) plus ENRICHED text. */
+export const MAX_LINE = 256 * 1024;
+
+export interface ReaderStats {
+  bytes: number;
+  lines: number;
+  records: number;
+  /** Lines that are not audit records: garbage, binary noise, a header cut short. */
+  garbageLines: number;
+  /** Lines longer than MAX_LINE, dropped. */
+  oversizeLines: number;
+  /** Assembled events (any kind). */
+  events: number;
+  /** Syscall events decoded and delivered. */
+  syscallEvents: number;
+  /** Events without a SYSCALL record (logins, daemon records, config changes from user space). */
+  otherEvents: number;
+  /** Events whose SYSCALL record lacked pid or syscall (a truncated line). */
+  incompleteEvents: number;
+  /** Syscall events the filter refused (outside the process tree). */
+  filteredEvents: number;
+}
+
+export interface ReaderOptions {
+  onEvent(ev: AuditEvent): void;
+  /** Looks at the SYSCALL record first; refused events are not decoded further. */
+  keep?: EarlyFilter;
+  ageMs?: number;
+  serialGap?: number;
+}
+
+export function emptyStats(): ReaderStats {
+  return {
+    bytes: 0, lines: 0, records: 0, garbageLines: 0, oversizeLines: 0, events: 0,
+    syscallEvents: 0, otherEvents: 0, incompleteEvents: 0, filteredEvents: 0,
+  };
+}
+
+export class AuditReader {
+  readonly stats: ReaderStats = emptyStats();
+  readonly assembler: Assembler;
+  private carry = '';
+  private skipping = false;
+  private readonly onEvent: (ev: AuditEvent) => void;
+  private readonly keep?: EarlyFilter;
+
+  constructor(opts: ReaderOptions) {
+    this.onEvent = opts.onEvent;
+    this.keep = opts.keep;
+    this.assembler = new Assembler({
+      onEvent: (recs) => this.assembled(recs),
+      ageMs: opts.ageMs,
+      serialGap: opts.serialGap,
+    });
+  }
+
+  /** Feeds raw bytes; complete lines are parsed now, a trailing partial line waits for more. */
+  push(chunk: Buffer): void {
+    this.stats.bytes += chunk.length;
+    // latin1 maps bytes 1:1, so a chunk boundary never splits a character and binary noise
+    // cannot throw; audit writes its values as ASCII or hex anyway.
+    const text = chunk.toString('latin1');
+    let start = 0;
+    let data = text;
+    if (this.carry.length > 0) {
+      data = this.carry + text;
+      this.carry = '';
+    }
+    for (;;) {
+      const nl = data.indexOf('\n', start);
+      if (nl < 0) break;
+      if (this.skipping) this.skipping = false;
+      else this.line(data, start, nl);
+      start = nl + 1;
+    }
+    if (start < data.length) {
+      if (this.skipping) return;
+      const rest = data.length - start;
+      if (rest > MAX_LINE) {
+        this.stats.oversizeLines++;
+        this.stats.lines++;
+        this.skipping = true;
+        return;
+      }
+      this.carry = start === 0 ? data : data.slice(start);
+    }
+  }
+
+  /** End of input: the last unterminated line counts, then every open event completes. */
+  end(): void {
+    if (this.carry.length > 0 && !this.skipping) this.line(this.carry, 0, this.carry.length);
+    this.carry = '';
+    this.skipping = false;
+    this.assembler.flush();
+  }
+
+  /** Live tailing: completes events that have waited `idleMs` without their EOE. */
+  tick(nowMs: number, idleMs: number): void {
+    this.assembler.now = nowMs;
+    this.assembler.flushSeenBefore(nowMs - idleMs);
+  }
+
+  private line(data: string, s: number, e: number): void {
+    this.stats.lines++;
+    if (e > s && data.charCodeAt(e - 1) === 13) e--;
+    if (e === s) return;
+    if (e - s > MAX_LINE) {
+      this.stats.oversizeLines++;
+      return;
+    }
+    const rec = parseRecord(s === 0 && e === data.length ? data : data.slice(s, e));
+    if (rec === null) {
+      this.stats.garbageLines++;
+      return;
+    }
+    this.stats.records++;
+    this.assembler.push(rec);
+  }
+
+  private assembled(recs: AuditRecord[]): void {
+    this.stats.events++;
+    let hasSyscall = false;
+    for (let i = 0; i < recs.length; i++) if (recs[i].type === 'SYSCALL') hasSyscall = true;
+    if (!hasSyscall) {
+      this.stats.otherEvents++;
+      return;
+    }
+    const ev = buildEvent(recs, this.keep);
+    if (ev === null) this.stats.incompleteEvents++;
+    else if (ev === undefined) this.stats.filteredEvents++;
+    else {
+      this.stats.syscallEvents++;
+      this.onEvent(ev);
+    }
+  }
+}
