@@ -1,0 +1,101 @@
+// Lays a function out from its template as `faas-cli build` does before the image build: the
+// template copied to build/<name>/, the handler copied into build/<name>/function/. Then, instead
+// of the image's package install steps, the packages are made available locally:
+//  - node: the template's own packages (OpenTelemetry, undici) resolve from this repository's
+//    node_modules through NODE_PATH, so nothing is fetched at run time; the handler's own
+//    dependencies are installed with npm (only when it declares any, and only when they changed).
+//  - python: the handler's requirements.txt is installed with pip into build/<name>/.python
+//    (only when it lists any).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { StackFunction } from './parse';
+import type { Template } from './template';
+
+export interface LaidOut {
+  dir: string;
+  /** Environment the function's process needs to find its packages. */
+  env: Record<string, string>;
+  installed: string[];
+}
+
+export function layoutFunction(fn: StackFunction, template: Template, buildRoot: string, repoRoot: string, log: (l: string) => void): LaidOut {
+  if (!existsSync(fn.handler)) throw new Error(`function "${fn.name}": handler folder ${fn.handler} does not exist`);
+  const dir = join(buildRoot, fn.name);
+  // Keep installed handler packages across runs; everything else is laid out afresh.
+  const keep = join(buildRoot, `.${fn.name}.deps`);
+  const fnModules = join(dir, 'function', 'node_modules');
+  if (existsSync(fnModules)) {
+    rmSync(keep, { recursive: true, force: true });
+    cpSync(fnModules, keep, { recursive: true });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(template.dir, dir, { recursive: true, filter: (src) => basename(src) !== 'node_modules' });
+  cpSync(fn.handler, join(dir, 'function'), {
+    recursive: true,
+    filter: (src) => !['node_modules', 'build', 'template', '.alastor'].includes(basename(src)),
+  });
+  if (existsSync(keep)) {
+    cpSync(keep, fnModules, { recursive: true });
+    rmSync(keep, { recursive: true, force: true });
+  }
+
+  const env: Record<string, string> = {};
+  const installed: string[] = [];
+  if (template.runtime === 'node') {
+    const missing = unresolvable(join(dir, 'package.json'), repoRoot);
+    if (missing.length) {
+      log(`${fn.name}: template packages not in this repository's node_modules (${missing.join(', ')}): npm install`);
+      npmInstall(dir, fn.name);
+      installed.push('template');
+    }
+    env.NODE_PATH = [join(dir, 'node_modules'), join(repoRoot, 'node_modules')].join(':');
+    if (hasDependencies(join(dir, 'function', 'package.json'))) {
+      const stamp = join(fnModules, '.alastor-stamp');
+      const want = digest(readFileSync(join(dir, 'function', 'package.json')));
+      if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
+        log(`${fn.name}: installing the handler's packages (npm install --omit=dev)`);
+        npmInstall(join(dir, 'function'), fn.name);
+        writeFileSync(stamp, want);
+        installed.push('function');
+      }
+    }
+  } else if (template.runtime === 'python') {
+    const req = join(dir, 'function', 'requirements.txt');
+    if (existsSync(req) && readFileSync(req, 'utf8').split('\n').some((l) => l.trim() && !l.trim().startsWith('#'))) {
+      const target = join(dir, '.python');
+      log(`${fn.name}: installing the handler's requirements (pip install --target)`);
+      const r = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--target', target, '-r', req], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`function "${fn.name}": pip install failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+      env.PYTHONPATH = target;
+      installed.push('function');
+    }
+    env.PYTHONUNBUFFERED = '1';
+  }
+  return { dir, env, installed };
+}
+
+function hasDependencies(pkgFile: string): boolean {
+  if (!existsSync(pkgFile)) return false;
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
+  return Object.keys(pkg.dependencies ?? {}).length > 0;
+}
+
+/** The template's dependencies that cannot be required from the repository root. */
+function unresolvable(pkgFile: string, repoRoot: string): string[] {
+  if (!existsSync(pkgFile)) return [];
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
+  return Object.keys(pkg.dependencies ?? {}).filter((name) => !existsSync(join(repoRoot, 'node_modules', name, 'package.json')));
+}
+
+function npmInstall(cwd: string, name: string): void {
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = spawnSync(npm, ['install', '--omit=dev', '--no-audit', '--no-fund', '--no-package-lock'], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`function "${name}": npm install in ${cwd} failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+}
+
+function digest(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
