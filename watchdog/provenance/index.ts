@@ -1,5 +1,17 @@
-// Entry point of the provenance layer. Until it lands, provenance is off.
-import { noopObserver, type Observer } from '../observer';
+// Entry point of the provenance layer: on when ALASTOR_COLLECTOR_URL is set (ALASTOR_PROVENANCE=off
+// turns it off). It gives each request its identity (invocation.ts), runs the egress proxy
+// (egress.ts), optionally the audit tailer, and ships every event through the shipper, which
+// never sits on the request's path.
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API, ENV, SCHEMA_VERSION, newInstanceId, nowUs, uuidv7, type AlastorEvent } from '../../events';
+import { noopObserver, type InvocationScope, type Observer, type RequestInfo } from '../observer';
+import { startAuditTailer, type AuditTailer } from '../audit/index';
+import { Shipper } from '../ship/shipper';
+import { startEgressProxy } from './egress';
+import { functionName } from './identity';
+import { Inflight } from './inflight';
+import { Invocation } from './invocation';
 
 export interface ProvenanceOptions {
   env: NodeJS.ProcessEnv;
@@ -9,7 +21,143 @@ export interface ProvenanceOptions {
   log: (line: string) => void;
 }
 
+const FORK_MODES = new Set(['streaming', 'serializing']);
+
 /** Resolves before the function process is started, since processEnv must be known by then. */
-export async function createObserver(_opts: ProvenanceOptions): Promise<Observer> {
-  return noopObserver;
+export async function createObserver(opts: ProvenanceOptions): Promise<Observer> {
+  const { env, log } = opts;
+  const collectorUrl = env[ENV.collectorUrl]?.trim();
+  const setting = (env[ENV.provenance] ?? '').trim().toLowerCase();
+  if (setting === 'off' || setting === 'false' || setting === '0') return noopObserver;
+  if (!collectorUrl) {
+    if (setting === 'on') log(`provenance: off: ${ENV.collectorUrl} is not set`);
+    return noopObserver;
+  }
+  let collector: URL;
+  try {
+    collector = new URL(collectorUrl);
+  } catch {
+    throw new Error(`${ENV.collectorUrl}: not a URL: "${collectorUrl}"`);
+  }
+
+  const host = hostname();
+  const fn = functionName(env, host);
+  const instance = newInstanceId(host);
+  const token = env[ENV.token] ?? '';
+  const spoolDir = env[ENV.spoolDir]?.trim() || join(tmpdir(), 'alastor-spool', fn);
+  const shipper = new Shipper({ collectorUrl: collector.toString(), token, source: instance, spoolDir, log });
+  const emit = (ev: object) => shipper.push(ev);
+  if (!token) log(`provenance: no ${ENV.token}: batches are chained with an empty key (the collector must also run without a token)`);
+
+  const inflight = new Inflight();
+  const gatewayUrl = env[ENV.gatewayUrl]?.trim() || undefined;
+  const egress = await startEgressProxy({ instance, function: fn, inflight, emit, gatewayUrl, collectorHostPort: collector.host, log });
+
+  let audit: AuditTailer | undefined;
+  if ((env[ENV.audit] ?? '').trim().toLowerCase() === 'on') {
+    try {
+      audit = await startAuditTailer({ rootPid: process.pid, instance, function: fn, emit: (ev: AlastorEvent) => shipper.push(ev), log });
+    } catch (e) {
+      log(`audit: off: ${(e as Error).message}`);
+    }
+  }
+
+  // Audit windows: fork modes learn the pid only when the process is spawned (setPid), http
+  // mode serves every request from the upstream whose pid is known up front.
+  const forkMode = FORK_MODES.has(opts.mode);
+  const windowOpen = new WeakSet<Invocation>();
+  const openWindow = (inv: Invocation) => {
+    if (!audit || windowOpen.has(inv)) return;
+    windowOpen.add(inv);
+    try {
+      audit.invocationStart({ invocation: inv.id, tsUs: inv.startUs, pid: inv.pid });
+    } catch (e) {
+      log(`audit: invocationStart failed: ${(e as Error).message}`);
+    }
+  };
+
+  let seq = 0;
+  let defaultPid: number | undefined;
+  const inst = {
+    instance,
+    function: fn,
+    emit,
+    get defaultPid() {
+      return defaultPid;
+    },
+    onPid: (inv: Invocation) => openWindow(inv),
+    onEnd: (inv: Invocation) => {
+      inflight.remove(inv);
+      if (audit) {
+        openWindow(inv);
+        try {
+          audit.invocationEnd({ invocation: inv.id, tsUs: nowUs() });
+        } catch (e) {
+          log(`audit: invocationEnd failed: ${(e as Error).message}`);
+        }
+      }
+    },
+  };
+
+  const collectorOrigin = `${collector.protocol}//${collector.host}`;
+  const processEnv: Record<string, string> = {
+    [ENV.instance]: instance,
+    [ENV.functionName]: fn,
+    HTTP_PROXY: egress.url,
+    http_proxy: egress.url,
+    HTTPS_PROXY: egress.url,
+    https_proxy: egress.url,
+    // host:port so the function's own telemetry skips the proxy but other loopback calls do not.
+    NO_PROXY: collector.host,
+    no_proxy: collector.host,
+    ALASTOR_EGRESS_URL: egress.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: new URL(API.otlpTraces, collector).toString(),
+    OTEL_SERVICE_NAME: fn,
+    OTEL_RESOURCE_ATTRIBUTES: `alastor.instance=${encodeURIComponent(instance)}`,
+  };
+  // The function calls other functions through the proxy, which forwards to the real gateway.
+  if (gatewayUrl) processEnv[ENV.gatewayUrl] = egress.url;
+  if (token) processEnv.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(`Bearer ${token}`)}`;
+
+  log(`provenance: on: function ${fn}, instance ${instance}, collector ${collectorOrigin}, egress proxy ${egress.url}${gatewayUrl ? ` -> gateway ${gatewayUrl}` : ''}`);
+
+  let closed = false;
+  return {
+    enabled: true,
+    processEnv,
+    instanceStart(info) {
+      defaultPid = forkMode ? undefined : info.upstreamPid;
+      emit({
+        v: SCHEMA_VERSION,
+        id: uuidv7(),
+        ts: nowUs(),
+        instance,
+        function: fn,
+        kind: 'instance.start',
+        pid: info.upstreamPid ?? process.pid,
+        hostname: host,
+        mode: info.mode,
+        fprocess: info.fprocess || undefined,
+      });
+    },
+    begin(req: RequestInfo): InvocationScope {
+      const inv = new Invocation(++seq, req, inst);
+      inflight.add(inv);
+      if (audit && !forkMode) openWindow(inv);
+      return inv;
+    },
+    async close(reason: string) {
+      if (closed) return;
+      closed = true;
+      if (audit) await audit.stop().catch((e: Error) => log(`audit: stop failed: ${e.message}`));
+      const s = shipper.snapshot();
+      emit({
+        v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance, function: fn, kind: 'source.stats',
+        counters: { invocations: seq, events: s.pushed + 1, spooledBatches: s.spooledBatches, droppedBatches: s.droppedBatches, droppedEvents: s.droppedEvents },
+      });
+      emit({ v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance, function: fn, kind: 'instance.stop', reason });
+      await egress.close();
+      await shipper.close();
+    },
+  };
 }
