@@ -56,3 +56,6 @@ export const noopObserver: Observer = {
   begin: () => noopScope,
   close: async () => {},
 };
+
+/** The scope the server uses without calling begin() when provenance is off. */
+export { noopScope };
