@@ -1,4 +1,32 @@
+// `alastor verify --db FILE [--json]`: recompute every batch chain; exit 1 on any problem.
 import type { Command } from 'commander';
+import { ENV } from '../../events';
+import { openStore } from '../../collector/store/open';
+import { verifyStore } from '../../collector/query/verify';
 
-// Placeholder until this command lands; registers nothing.
-export function register(_program: Command): void {}
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description(`check every source's batch chain (gaps, breaks, MACs recomputed with ${ENV.token}); exits 1 on any problem`)
+    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .option('--json', 'the report as JSON')
+    .action((o: { db: string; json?: boolean }) => {
+      const db = openStore(o.db, { readonly: true });
+      let ok: boolean;
+      try {
+        const r = verifyStore(db, process.env[ENV.token] ?? '');
+        ok = r.ok;
+        if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        else {
+          const out: string[] = [`${r.sources} source(s), ${r.batches} batch(es), ${r.events} event(s) checked`];
+          for (const p of r.problems) out.push(`${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}`);
+          for (const p of r.recorded) out.push(`recorded at ingest: ${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}`);
+          out.push(r.ok ? 'ok: every chain is complete and every mac verifies' : `FAILED: ${r.problems.length} problem(s) in the store, ${r.recorded.length} recorded at ingest`);
+          process.stdout.write(`${out.join('\n')}\n`);
+        }
+      } finally {
+        db.close();
+      }
+      if (!ok) process.exitCode = 1;
+    });
+}

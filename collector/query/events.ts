@@ -1,0 +1,63 @@
+// Raw events as stored, newest filters first; each is the event's own JSON object.
+import type { DB } from '../store/open';
+
+export interface EventFilter {
+  invocation?: string;
+  kind?: string;
+  instance?: string;
+  function?: string;
+  sinceUs?: number;
+  limit?: number;
+}
+
+export function listEvents(db: DB, f: EventFilter = {}): Array<Record<string, unknown>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const eq = (col: string, v: unknown) => {
+    if (v === undefined) return;
+    where.push(`${col} = ?`);
+    params.push(v);
+  };
+  eq('invocation', f.invocation);
+  eq('kind', f.kind);
+  eq('instance', f.instance);
+  eq('function', f.function);
+  if (f.sinceUs !== undefined) {
+    where.push('ts >= ?');
+    params.push(f.sinceUs);
+  }
+  const sql = `SELECT body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, seq ${
+    f.limit && f.limit > 0 ? `LIMIT ${Math.floor(f.limit)}` : ''
+  }`;
+  const out: Array<Record<string, unknown>> = [];
+  for (const r of db.prepare(sql).iterate(...params) as Iterable<{ body: string }>) out.push(JSON.parse(r.body));
+  return out;
+}
+
+/** One short line of an event's distinctive fields, for the table view. */
+export function summarize(e: Record<string, any>): string {
+  switch (e.kind) {
+    case 'invocation.start':
+      return `#${e.seq} ${e.method} ${e.path}${e.query ? `?${e.query}` : ''} trace ${e.traceId}`;
+    case 'invocation.end':
+      return `#${e.seq} ${e.status} ${e.durationMs}ms req ${e.reqBytes}B res ${e.resBytes}B`;
+    case 'http.out':
+      return `${e.method} ${e.url}${e.callee ? ` (-> ${e.callee})` : ''} ${e.status ?? e.error ?? ''} ${e.evidence}/${e.source}`;
+    case 'instance.start':
+      return `pid ${e.pid} ${e.mode} ${e.fprocess ?? ''}`;
+    case 'instance.stop':
+      return e.reason;
+    case 'app.module':
+      return `${e.path}${e.external ? ' (external)' : ''}`;
+    case 'app.file':
+      return `${e.op} ${e.path}${e.target ? ` -> ${e.target}` : ''}`;
+    case 'app.spawn':
+      return `${e.command} ${JSON.stringify(e.argv)}`;
+    case 'syscall':
+      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}`;
+    case 'source.stats':
+      return JSON.stringify(e.counters);
+    default:
+      return '';
+  }
+}
