@@ -90,9 +90,18 @@ sdk.start();
 
 // fetch in Node 20 ignores HTTP_PROXY; honour it so the watchdog's egress proxy (when it sets one)
 // sees and confirms the function's outgoing calls, as it would for any other language.
+// Calls to the egress proxy's own /function/NAME route (ALASTOR_GATEWAY_URL) go to it directly.
 if (process.env.HTTP_PROXY || process.env.http_proxy) {
   const { setGlobalDispatcher, EnvHttpProxyAgent } = require('undici');
-  setGlobalDispatcher(new EnvHttpProxyAgent());
+  const noProxy = [process.env.NO_PROXY || process.env.no_proxy];
+  for (const u of [process.env.ALASTOR_EGRESS_URL, process.env.HTTP_PROXY || process.env.http_proxy]) {
+    try {
+      if (u) noProxy.push(new URL(u).host);
+    } catch {
+      // not a URL: nothing to exempt
+    }
+  }
+  setGlobalDispatcher(new EnvHttpProxyAgent({ noProxy: noProxy.filter(Boolean).join(',') }));
 }
 
 const tracer = api.trace.getTracer('alastor-node-template', '0.1.0');
