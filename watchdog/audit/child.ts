@@ -1,5 +1,133 @@
-// Entry of the audit tailer's child process (fwatchdog --alastor-audit-child). Until it lands, exits.
+// The audit tailer's own process (fwatchdog --alastor-audit-child): it reads the log, decodes and
+// attributes events, and sends them to the watchdog over IPC, so a slow parse or a burst of audit
+// records never stalls a request. It owns its rules: on stop, on the parent's disappearance
+// (IPC disconnect) and on SIGTERM it removes them before exiting.
+import type { AlastorEvent } from '../../events/schema';
+import { Windows, ProcessTree } from './attribute';
+import { statsEvent, toSyscallEvent } from './emit';
+import type { AuditEvent } from './event';
+import type { ChildConfig, FromChild, ToChild } from './ipc';
+import { LiveAudit } from './live';
+
+const TICK_MS = 100;
+/** Events wait this long before attribution, so the window messages about their time have arrived. */
+const HOLD_MS = 150;
+const MAX_BATCH = 500;
+const STATS_EVERY_MS = 10000;
+
+function send(m: FromChild): void {
+  if (process.connected) process.send!(m);
+}
+
 export async function runAuditChild(): Promise<void> {
-  process.stderr.write('fwatchdog: the audit tailer is not built yet\n');
-  process.exit(1);
+  if (!process.send) {
+    process.stderr.write('fwatchdog --alastor-audit-child: must be started by fwatchdog (no IPC channel)\n');
+    process.exit(2);
+  }
+  const cfg = await new Promise<ChildConfig>((resolve) => {
+    const first = (m: ToChild) => {
+      if (m && m.t === 'config') {
+        process.off('message', first);
+        resolve(m);
+      }
+    };
+    process.on('message', first);
+  });
+  const log = (line: string) => send({ t: 'log', line });
+  const origin = { instance: cfg.instance, function: cfg.function };
+  const tree = new ProcessTree(cfg.rootPid, { exclude: [process.pid], includeRoot: cfg.includeRoot });
+  tree.seedFromProc();
+  const windows = new Windows();
+  let held: AuditEvent[] = [];
+
+  const live = new LiveAudit({
+    key: cfg.key,
+    logPath: cfg.logPath,
+    readDirs: cfg.readDirs,
+    keep: (ev) => tree.observe(ev),
+    onEvent: (ev) => held.push(ev),
+    log,
+  });
+
+  process.on('message', (m: ToChild) => {
+    if (!m || typeof m !== 'object') return;
+    if (m.t === 'start') windows.start(m);
+    else if (m.t === 'pid') windows.setPid(m.invocation, m.pid);
+    else if (m.t === 'end') windows.end(m);
+    else if (m.t === 'stop') void shutdown('stop');
+  });
+
+  const flushHeld = (all: boolean) => {
+    const cutoff = (Date.now() - HOLD_MS) * 1000;
+    const ready: AlastorEvent[] = [];
+    const later: AuditEvent[] = [];
+    for (const ev of held) {
+      if (!all && ev.ts > cutoff) {
+        later.push(ev);
+        continue;
+      }
+      const a = windows.attribute(ev, tree);
+      ready.push(toSyscallEvent(ev, origin, a));
+    }
+    held = later;
+    for (let i = 0; i < ready.length; i += MAX_BATCH) send({ t: 'events', events: ready.slice(i, i + MAX_BATCH) });
+  };
+
+  let lastStats = '';
+  const sendStats = async (force: boolean) => {
+    const counters: Record<string, number> = {};
+    for (const [k, v] of Object.entries(live.counters())) counters[`audit.${k}`] = v;
+    counters['audit.kernelLost'] = await live.lostSinceStart();
+    const sig = JSON.stringify(counters);
+    if (!force && sig === lastStats) return;
+    lastStats = sig;
+    send({ t: 'events', events: [statsEvent(origin, counters)] });
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let statsTimer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+  const shutdown = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      if (timer) clearInterval(timer);
+      if (statsTimer) clearInterval(statsTimer);
+      try {
+        await live.stop();
+      } catch (err) {
+        log(`audit: stopping: ${(err as Error).message}`);
+      }
+      flushHeld(true);
+      await sendStats(true);
+      if (why !== 'disconnect') log(`audit: tailer stopped (${why})`);
+      send({ t: 'stopped' });
+      // Let the IPC channel drain before exiting.
+      setTimeout(() => process.exit(0), 50).unref();
+      if (process.connected) process.disconnect();
+    })();
+    return stopping;
+  };
+  process.on('disconnect', () => void shutdown('disconnect'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    await live.start();
+  } catch (err) {
+    send({ t: 'error', message: (err as Error).message });
+    await live.stop().catch(() => undefined);
+    setTimeout(() => process.exit(1), 50);
+    return;
+  }
+  timer = setInterval(() => {
+    try {
+      live.tick();
+      windows.prune(Date.now() * 1000);
+      flushHeld(false);
+    } catch (err) {
+      // The reader never throws on input; this is a bug, but it must not end provenance.
+      log(`audit: ${(err as Error).stack ?? err}`);
+    }
+  }, TICK_MS);
+  statsTimer = setInterval(() => void sendStats(false), STATS_EVERY_MS);
+  send({ t: 'ready', pid: process.pid, logPath: live.logPath });
 }

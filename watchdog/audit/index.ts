@@ -1,5 +1,11 @@
-// Entry point of the audit tailer as the provenance layer uses it. Until it lands, audit is off.
+// Entry point of the audit tailer as the provenance layer uses it (ALASTOR_AUDIT=on). The tailer
+// runs as a child process (fwatchdog --alastor-audit-child) so parsing never competes with
+// requests on the watchdog's event loop; this side only forwards invocation windows and receives
+// finished events. If the child dies, its rules are removed from here.
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { AlastorEvent } from '../../events';
+import type { FromChild, ToChild } from './ipc';
+import { makeKey, removeRules } from './rules';
 
 export interface AuditTailerOptions {
   /** Events of this process's descendants are kept (the watchdog's own pid). */
@@ -9,14 +15,104 @@ export interface AuditTailerOptions {
   /** Each assembled, attributed syscall event; the caller ships it. */
   emit(ev: AlastorEvent): void;
   log(line: string): void;
+  /** How to start the child (default: this script with --alastor-audit-child). */
+  childArgv?: string[];
+  /** Audit log to follow (default: ALASTOR_AUDIT_LOG, else auditd.conf's log_file). */
+  logPath?: string;
+  /** Directories whose read-only opens are audited (default: ALASTOR_AUDIT_READ_DIRS, else /tmp,/dev/shm,/var/tmp). */
+  readDirs?: string[];
+  /** Report the root's own syscalls too (default false: only its descendants). */
+  includeRoot?: boolean;
+  /** Start-up timeout (default 15000 ms). */
+  timeoutMs?: number;
 }
 
 export interface AuditTailer {
   invocationStart(w: { invocation: string; tsUs: number; pid?: number }): void;
+  /** The pid serving an invocation, when it becomes known after the start (fork modes). */
+  invocationPid?(w: { invocation: string; pid: number }): void;
   invocationEnd(w: { invocation: string; tsUs: number }): void;
   stop(): Promise<void>;
 }
 
-export async function startAuditTailer(_opts: AuditTailerOptions): Promise<AuditTailer> {
-  throw new Error('ALASTOR_AUDIT=on: the audit tailer is not built yet');
+export const AUDIT_CHILD_FLAG = '--alastor-audit-child';
+
+function readDirsFromEnv(): string[] | undefined {
+  const v = process.env.ALASTOR_AUDIT_READ_DIRS;
+  if (v === undefined) return undefined;
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export async function startAuditTailer(opts: AuditTailerOptions): Promise<AuditTailer> {
+  const key = makeKey();
+  const argv = opts.childArgv ?? [process.argv[1], AUDIT_CHILD_FLAG];
+  const child: ChildProcess = spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let stopped = false;
+  let cleanExit = false;
+  let cleanup: Promise<unknown> = Promise.resolve();
+  const send = (m: ToChild) => {
+    if (child.connected) child.send(m);
+  };
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`audit tailer did not start within ${opts.timeoutMs ?? 15000} ms`)), opts.timeoutMs ?? 15000);
+    child.on('message', (m: FromChild) => {
+      if (m.t === 'events') for (const ev of m.events) opts.emit(ev);
+      else if (m.t === 'log') opts.log(m.line);
+      else if (m.t === 'ready') {
+        clearTimeout(timer);
+        opts.log(`audit: tailer ${m.pid} following ${m.logPath} (rules key ${key})`);
+        resolve();
+      } else if (m.t === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`ALASTOR_AUDIT=on: ${m.message}`));
+      } else if (m.t === 'stopped') cleanExit = true;
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`audit tailer: cannot start ${argv.join(' ')}: ${err.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`audit tailer exited during start-up (code ${code}, signal ${signal})`));
+      if (!cleanExit) {
+        if (!stopped) opts.log(`audit: tailer exited unexpectedly (code ${code}, signal ${signal}); removing its rules`);
+        cleanup = removeRules(key).catch((err: Error) => opts.log(`audit: ${err.message}`));
+      }
+    });
+  });
+  send({
+    t: 'config',
+    rootPid: opts.rootPid,
+    instance: opts.instance,
+    function: opts.function,
+    key,
+    logPath: opts.logPath ?? process.env.ALASTOR_AUDIT_LOG,
+    readDirs: opts.readDirs ?? readDirsFromEnv(),
+    includeRoot: opts.includeRoot,
+  });
+  try {
+    await ready;
+  } catch (err) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
+
+  return {
+    invocationStart: (w) => send({ t: 'start', invocation: w.invocation, tsUs: w.tsUs, pid: w.pid }),
+    invocationPid: (w) => send({ t: 'pid', invocation: w.invocation, pid: w.pid }),
+    invocationEnd: (w) => send({ t: 'end', invocation: w.invocation, tsUs: w.tsUs }),
+    async stop() {
+      if (!stopped) {
+        stopped = true;
+        send({ t: 'stop' });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await exited;
+      await cleanup;
+    },
+  };
 }

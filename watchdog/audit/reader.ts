@@ -101,6 +101,13 @@ export class AuditReader {
     this.assembler.flush();
   }
 
+  /** One file ended (log rotated or truncated): its unterminated last line is a line of its own. */
+  fileEnd(): void {
+    if (this.carry.length > 0 && !this.skipping) this.line(this.carry, 0, this.carry.length);
+    this.carry = '';
+    this.skipping = false;
+  }
+
   /** Live tailing: completes events that have waited `idleMs` without their EOE. */
   tick(nowMs: number, idleMs: number): void {
     this.assembler.now = nowMs;

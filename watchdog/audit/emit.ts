@@ -1,0 +1,49 @@
+// Decoded audit event -> the wire's `syscall` event.
+import { SCHEMA_VERSION, type SourceStatsEvent, type SyscallEvent } from '../../events/schema';
+import { uuidv7 } from '../../events/ids';
+import { nowUs } from '../../events/time';
+import type { AuditEvent } from './event';
+
+export interface Origin {
+  instance: string;
+  function: string;
+}
+
+export function toSyscallEvent(
+  ev: AuditEvent,
+  origin: Origin,
+  extra: { invocation?: string; outsideInvocation?: boolean; containerId?: string } = {},
+): SyscallEvent {
+  const out: SyscallEvent = {
+    v: SCHEMA_VERSION,
+    id: uuidv7(),
+    kind: 'syscall',
+    ts: ev.ts,
+    instance: origin.instance,
+    function: origin.function,
+    serial: ev.serial,
+    syscall: ev.syscall,
+    success: ev.success,
+    exit: ev.exit,
+    pid: ev.pid,
+    ppid: ev.ppid,
+    comm: ev.comm,
+    exe: ev.exe,
+    paths: ev.paths,
+  };
+  if (extra.invocation !== undefined) out.invocation = extra.invocation;
+  if (ev.uid !== undefined && ev.uid >= 0) out.uid = ev.uid;
+  if (ev.cwd !== undefined) out.cwd = ev.cwd;
+  if (ev.argv) out.argv = ev.argv;
+  if (ev.sockaddr) out.sockaddr = ev.sockaddr;
+  if (extra.containerId !== undefined) out.containerId = extra.containerId;
+  if (extra.outsideInvocation) out.outsideInvocation = true;
+  // Not in the schema's required set; extra properties are allowed and the investigator wants them.
+  const more = out as SyscallEvent & { proctitle?: string; auditKey?: string };
+  if (ev.proctitle !== undefined) more.proctitle = ev.proctitle;
+  return out;
+}
+
+export function statsEvent(origin: Origin, counters: Record<string, number>): SourceStatsEvent {
+  return { v: SCHEMA_VERSION, id: uuidv7(), kind: 'source.stats', ts: nowUs(), instance: origin.instance, function: origin.function, counters: { ...counters } };
+}

@@ -1,0 +1,102 @@
+// Live audit: crash recovery of stale rules, the log tail, the rules under our key, and the reader
+// that turns new log bytes into events. Shared by the tailer child (per instance) and the node
+// agent (host-wide); they differ only in which events they keep.
+import type { AuditEvent, EarlyFilter } from './event';
+import { AuditReader, type ReaderStats } from './reader';
+import { auditLogPath, auditStatus, auditctl, installRules, removeRules, removeStaleRules, ruleSpecs, DEFAULT_READ_DIRS } from './rules';
+import { LogTail } from './tail';
+
+export interface LiveOptions {
+  key: string;
+  logPath?: string;
+  readDirs?: string[];
+  keep: EarlyFilter;
+  onEvent(ev: AuditEvent): void;
+  log(line: string): void;
+  /** Complete an event that has waited this long without EOE (wall clock; default 1000 ms). */
+  idleMs?: number;
+  pollMs?: number;
+}
+
+/** The kernel drops records beyond its backlog; the stock 64 is too small for bursts. */
+const MIN_BACKLOG = 8192;
+
+export class LiveAudit {
+  readonly reader: AuditReader;
+  readonly logPath: string;
+  private tail?: LogTail;
+  private installed = false;
+  private lostAtStart = 0;
+
+  constructor(private readonly o: LiveOptions) {
+    this.logPath = o.logPath ?? auditLogPath();
+    this.reader = new AuditReader({ onEvent: o.onEvent, keep: o.keep });
+  }
+
+  async start(): Promise<void> {
+    const st = await auditStatus().catch((err: Error) => {
+      throw new Error(`Linux audit is not usable here (${err.message}); run as root with auditd installed`);
+    });
+    if (st.pid === 0) throw new Error('auditd is not running (auditctl -s reports pid 0): start it (as root: auditd) or turn ALASTOR_AUDIT off');
+    if (st.enabled === 0) await auditctl(['-e', '1']);
+    if (st.backlogLimit < MIN_BACKLOG) {
+      await auditctl(['-b', String(MIN_BACKLOG)]);
+      this.o.log(`audit: raised the kernel backlog limit from ${st.backlogLimit} to ${MIN_BACKLOG}`);
+    }
+    this.lostAtStart = st.lost;
+    const stale = await removeStaleRules();
+    if (stale.length) this.o.log(`audit: removed stale rules of exited tailers: ${stale.join(', ')}`);
+    // Tail first (from the current end), then install: nothing our rules produce is missed.
+    this.tail = new LogTail({
+      path: this.logPath,
+      onData: (b) => this.reader.push(b),
+      onFileEnd: () => this.reader.fileEnd(),
+      log: this.o.log,
+      pollMs: this.o.pollMs,
+    });
+    try {
+      this.tail.start();
+    } catch (err) {
+      throw new Error(`cannot read the audit log ${this.logPath}: ${(err as Error).message}`);
+    }
+    await installRules(ruleSpecs({ key: this.o.key, excludePid: process.pid, readDirs: this.o.readDirs ?? DEFAULT_READ_DIRS }));
+    this.installed = true;
+  }
+
+  /** Reads what is new and completes events idle too long; call it periodically. */
+  tick(nowMs = Date.now()): void {
+    this.tail?.poll();
+    this.reader.tick(nowMs, this.o.idleMs ?? 1000);
+  }
+
+  counters(): Record<string, number> {
+    const s: ReaderStats = this.reader.stats;
+    return {
+      ...s,
+      pendingRecords: this.reader.assembler.pending,
+      rotations: this.tail?.rotations ?? 0,
+      truncations: this.tail?.truncations ?? 0,
+    };
+  }
+
+  /** Kernel-side losses since start (auditctl -s "lost"), for the stats event. */
+  async lostSinceStart(): Promise<number> {
+    try {
+      return Math.max(0, (await auditStatus()).lost - this.lostAtStart);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Removes our rules, reads the last records they produced, completes every open event. */
+  async stop(): Promise<void> {
+    if (this.installed) {
+      this.installed = false;
+      await removeRules(this.o.key).catch((err: Error) => this.o.log(`audit: ${err.message}`));
+    }
+    // auditd writes asynchronously; give the last records a moment to reach the file.
+    await new Promise((r) => setTimeout(r, 150));
+    this.tail?.stop();
+    this.reader.end();
+  }
+}
