@@ -20,8 +20,14 @@ export function register(program: Command): void {
         else {
           const out: string[] = [`${r.sources} source(s), ${r.batches} batch(es), ${r.events} event(s) checked`];
           for (const p of r.problems) out.push(`${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}`);
-          for (const p of r.recorded) out.push(`recorded at ingest: ${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}`);
-          out.push(r.ok ? 'ok: every chain is complete and every mac verifies' : `FAILED: ${r.problems.length} problem(s) in the store, ${r.recorded.length} recorded at ingest`);
+          const stillGap = new Set(r.problems.filter((p) => p.problem === 'gap').map((p) => p.source));
+          let findings = 0;
+          for (const p of r.recorded) {
+            const filled = p.problem === 'gap' && !stillGap.has(p.source);
+            if (!filled) findings++;
+            out.push(`recorded at ingest: ${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}${filled ? ' (filled since)' : ''}`);
+          }
+          out.push(r.ok ? 'ok: every chain is complete and every mac verifies' : `FAILED: ${r.problems.length} problem(s) in the store, ${findings} recorded at ingest`);
           process.stdout.write(`${out.join('\n')}\n`);
         }
       } finally {
