@@ -211,6 +211,8 @@ export class HttpMode implements FunctionMode {
     }
     if (this.observing) {
       const extra = ex.scope.upstreamHeaders;
+      // The watchdog's context replaces the caller's (traceparent, X-Alastor-Invocation), never joins it.
+      for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i].toLowerCase() in extra) headers.splice(i, 2);
       for (const name in extra) headers.push(name, extra[name]);
       if (this.child?.pid !== undefined) ex.scope.setPid(this.child.pid);
     }
