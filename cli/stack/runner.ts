@@ -4,8 +4,9 @@
 // nothing: functions first (their watchdogs flush to the collector), then gateway, then collector.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ENV } from '../../events/names';
@@ -99,6 +100,18 @@ function status(port: number, path: string): Promise<number> {
   });
 }
 
+// If `alastor up` itself exits without stop() (an uncaught error), take the children with it.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) {
+    try {
+      process.kill(p.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 interface Child {
   name: string;
   proc: ChildProcess;
@@ -107,7 +120,11 @@ interface Child {
 }
 
 function startChild(name: string, cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }, onLine: (line: string) => void): Child {
-  const proc = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Each child in its own process group: a Ctrl-C in the terminal reaches only `alastor up`, which
+  // then stops the parts in order (functions flush to the collector before it stops).
+  const proc = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   const child: Child = { name, proc, done: false, exited: Promise.resolve() };
   child.exited = new Promise<void>((res) => {
     proc.once('exit', () => {
@@ -160,6 +177,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const templates = stack.functions.map((fn) => findTemplate(fn.lang, stack.dir, root));
   const laid = stack.functions.map((fn, i) => layoutFunction(fn, templates[i], join(stateDir, 'build'), root, log));
 
+  // Each function's TMPDIR (its container's /tmp) lives under the system temp folder, where the
+  // audit layer also records reads: a planted file is a file in /tmp.
+  const tmpRoot = mkdtempSync(join(tmpdir(), 'alastor-fn-'));
   const children: Child[] = [];
   let stopping = false;
   let gateway: Gateway | undefined;
@@ -178,6 +198,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     if (gateway) await gateway.close();
     const col = children.find((c) => c.name === 'collector');
     if (col) await stopChild(col, 10000);
+    rmSync(tmpRoot, { recursive: true, force: true });
   };
 
   try {
@@ -212,7 +233,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       stack.functions.map(async (fn, i) => {
         const t = templates[i];
         const [port, metricsPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
-        const tmp = join(stateDir, 'tmp', fn.name);
+        const tmp = join(tmpRoot, fn.name);
         mkdirSync(tmp, { recursive: true });
         const upstream = t.env.upstream_url ? new URL(t.env.upstream_url) : undefined;
         if (upstream) upstream.port = String(upstreamPort);

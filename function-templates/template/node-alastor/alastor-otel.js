@@ -101,7 +101,9 @@ if (process.env.HTTP_PROXY || process.env.http_proxy) {
       // not a URL: nothing to exempt
     }
   }
-  setGlobalDispatcher(new EnvHttpProxyAgent({ noProxy: noProxy.filter(Boolean).join(',') }));
+  // proxyTunnel false: plain-HTTP calls go to the proxy in absolute form, so it sees (and records)
+  // method, URL, status and bodies; only https:// needs a CONNECT tunnel.
+  setGlobalDispatcher(new EnvHttpProxyAgent({ noProxy: noProxy.filter(Boolean).join(','), proxyTunnel: false }));
 }
 
 const tracer = api.trace.getTracer('alastor-node-template', '0.1.0');
