@@ -2,7 +2,7 @@
 // COPY'd into function images with no node_modules); alastor keeps better-sqlite3 external
 // because a native addon cannot be bundled.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +18,12 @@ const common = {
   absWorkingDir: root,
 };
 
+// The graph's HTML export inlines Cytoscape.js so the page needs no network (collector/export/html.ts).
+const cytoscapeText = readFileSync(join(root, 'node_modules/cytoscape/dist/cytoscape.min.js'), 'utf8');
+
 await Promise.all([
   build({ ...common, entryPoints: ['watchdog/main.ts'], outfile: 'dist/fwatchdog.js' }),
-  build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/alastor.js', external: ['better-sqlite3'] }),
+  build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/alastor.js', external: ['better-sqlite3'],
+    define: { __ALASTOR_CYTOSCAPE__: JSON.stringify(cytoscapeText) } }),
 ]);
 for (const f of ['dist/fwatchdog.js', 'dist/alastor.js']) chmodSync(join(root, f), 0o755);

@@ -1,4 +1,92 @@
+// `alastor trace back|forward NODE --db FILE [--json] [--depth N] [--since T] [--until T]`
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseTimeArg, usToIso } from '../../events';
+import { openStore, type DB } from '../../collector/store/open';
+import { updateGraph } from '../../collector/graph/index';
+import { traceBack, traceForward, type TraceOptions, type TraceResult } from '../../collector/graph/trace';
 
-// Placeholder until this command lands; registers nothing.
-export function register(_program: Command): void {}
+/** Opens a store for graph queries and brings the graph up to date first. */
+export function openGraphStore(file: string): DB {
+  if (!existsSync(file)) throw new Error(`--db: ${file} does not exist`);
+  const db = openStore(file);
+  updateGraph(db);
+  return db;
+}
+
+interface TraceFlags { db: string; json?: boolean; depth?: string; since?: string; until?: string; followFlagged?: boolean }
+
+export function traceOptions(o: TraceFlags): TraceOptions {
+  const opts: TraceOptions = { followFlagged: o.followFlagged };
+  if (o.depth !== undefined) {
+    const d = Number(o.depth);
+    if (!Number.isInteger(d) || d < 0) throw new Error(`--depth: "${o.depth}" is not a whole number of hops`);
+    opts.depth = d;
+  }
+  if (o.since) opts.since = parseTimeArg(o.since);
+  if (o.until) opts.until = parseTimeArg(o.until);
+  return opts;
+}
+
+/** The readable form: the path to the root cause first, then every root, then counts. */
+export function printTrace(r: TraceResult): string {
+  const byId = new Map(r.nodes.map((n) => [n.id, n]));
+  const name = (id: string) => {
+    const n = byId.get(id);
+    return n ? `${n.kind} ${n.label}${n.time ? `  (${usToIso(n.time)})` : ''}` : id;
+  };
+  const lines: string[] = [];
+  lines.push(`${r.direction} trace from ${r.start.join(', ')}: ${r.nodes.length} nodes, ${r.edges.length} edges`);
+  if (r.path) {
+    lines.push('', 'path to the root cause:');
+    const rel = new Map(r.edges.map((e) => [`${e.from}|${e.to}`, e]));
+    r.path.forEach((id, i) => {
+      const e = i > 0 ? rel.get(`${r.path![i - 1]}|${id}`) : undefined;
+      const how = e ? `  <-${e.relation}${e.trust ? ` (${e.trust})` : ''}- ` : '  ';
+      lines.push(`${'  '.repeat(Math.min(i, 12))}${i ? how.trimStart() : ''}${name(id)}`);
+    });
+  }
+  if (r.roots) {
+    lines.push('', `roots (${r.roots.length}):`);
+    for (const id of r.roots) lines.push(`  ${name(id)}`);
+  }
+  const flagged = r.nodes.filter((n) => n.attributes.flagged);
+  if (flagged.length) {
+    lines.push('', 'flagged:');
+    for (const n of flagged) lines.push(`  ${name(n.id)}: ${String(n.attributes.flagged)}`);
+  }
+  if (r.direction === 'forward') {
+    lines.push('', 'reached:');
+    for (const n of [...r.nodes].sort((a, b) => (a.time ?? 0) - (b.time ?? 0))) lines.push(`  ${name(n.id)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function addWalk(parent: Command, name: string, desc: string, run: typeof traceBack): void {
+  parent
+    .command(`${name} <node>`)
+    .description(desc)
+    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .option('--json', 'JSON for scripts: { nodes, edges, roots, paths, path }')
+    .option('--depth <n>', 'at most n hops from the start')
+    .option('--since <time>', 'only edges at or after (ISO time, epoch, or 15m/2h/3d ago)')
+    .option('--until <time>', 'only edges at or before')
+    .option('--follow-flagged', 'also follow caller links whose evidence contradicts itself')
+    .action((node: string, o: TraceFlags) => {
+      const db = openGraphStore(o.db);
+      try {
+        const r = run(db, node, traceOptions(o));
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : printTrace(r));
+      } finally {
+        db.close();
+      }
+    });
+}
+
+export function register(program: Command): void {
+  const trace = program
+    .command('trace')
+    .description('walk the provenance graph from a node (id, invocation id, trace id, file path, or ip:port)');
+  addWalk(trace, 'back', 'time-respecting backward walk to the root causes (external requests, remote endpoints)', traceBack);
+  addWalk(trace, 'forward', 'time-respecting forward walk: everything the node influenced', traceForward);
+}

@@ -1,0 +1,64 @@
+// The graph's vocabulary: W3C PROV node kinds and relations, and the shapes queries return.
+
+export type NodeKind =
+  | 'function' | 'instance'                 // agents
+  | 'workflow' | 'invocation' | 'process'   // activities
+  | 'request' | 'message' | 'file' | 'socket' | 'remote'; // entities
+
+export type Relation =
+  | 'used' | 'wasGeneratedBy' | 'wasInformedBy' | 'wasStartedBy' | 'wasDerivedFrom'
+  | 'wasAssociatedWith' | 'actedOnBehalfOf' | 'wasInfluencedBy';
+
+export type Evidence = 'syscall' | 'watchdog' | 'instrumentation';
+/** Cross-function edges: the egress proxy saw it (confirmed), only the function said so (claimed),
+ * or the evidence contradicts itself (flagged: not followed by traces unless asked). */
+export type Trust = 'confirmed' | 'claimed' | 'flagged';
+
+/** Relations that say who ran what, not what caused what: kept for context, never walked. */
+export const STRUCTURAL: ReadonlySet<string> = new Set(['wasAssociatedWith', 'actedOnBehalfOf', 'wasInfluencedBy']);
+
+export const AGENT_KINDS: ReadonlySet<string> = new Set(['function', 'instance']);
+export const ACTIVITY_KINDS: ReadonlySet<string> = new Set(['workflow', 'invocation', 'process']);
+
+export interface GraphNode {
+  id: string;
+  kind: NodeKind;
+  label: string;
+  time?: number;
+  attributes: Record<string, unknown>;
+}
+
+export interface GraphEdge {
+  from: string;
+  to: string;
+  relation: Relation;
+  time: number;
+  evidence: Evidence;
+  trust?: Trust;
+  attributes?: Record<string, unknown>;
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
+
+export const nodeId = {
+  fn: (name: string) => `fn:${name}`,
+  instance: (id: string) => `inst:${id}`,
+  workflow: (traceId: string) => `wf:${traceId}`,
+  invocation: (id: string) => `inv:${id}`,
+  request: (invocation: string) => `req:${invocation}`,
+  message: (key: string) => `msg:${key}`,
+  remote: (endpoint: string) => `remote:${endpoint}`,
+  socket: (eventId: string) => `sock:${eventId}`,
+  process: (instance: string, pid: number, ts: number) => `proc:${instance}:${pid}:${ts}`,
+  file: (instance: string, path: string, inode: number | null, version: number) =>
+    `file:${instance}:${path}#${inode ?? '?'}@${version}`,
+};
+
+/** host:port with IPv6 addresses bracketed, the form people type. */
+export function endpointName(host: string, port?: number | null): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return port == null ? h : `${h}:${port}`;
+}

@@ -1,0 +1,127 @@
+// Time-respecting walks. Backward from a node entered at time T, only edges at or before T are
+// followed, and the node reached is entered at that edge's time; forward is the mirror image. A
+// long-lived process therefore contributes only what it did before (or after) the moment that
+// matters, which keeps traces small and true to causality.
+import type { DB } from '../store/open';
+import { nodesByNid, edgesByEid } from './read';
+import { select } from './select';
+import { STRUCTURAL, type Graph } from './model';
+
+export interface TraceOptions {
+  /** Maximum number of hops from the start (default unlimited). */
+  depth?: number;
+  /** Only edges at or after this time (us). */
+  since?: number;
+  /** Only edges at or before this time (us); also the bound a backward trace starts with. */
+  until?: number;
+  /** Follow caller links whose evidence contradicts itself (default false). */
+  followFlagged?: boolean;
+}
+
+export interface TraceResult extends Graph {
+  direction: 'backward' | 'forward';
+  start: string[];
+  /** Backward only: the root causes reached (external requests and remote endpoints). */
+  roots?: string[];
+  /** Backward only: for each root, the chain of node ids from the start to it. */
+  paths?: Record<string, string[]>;
+  /** Backward only: the chain to the root cause (the earliest external request, else the earliest root). */
+  path?: string[];
+}
+
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+const STRUCT_SQL = [...STRUCTURAL].map((r) => `'${r}'`).join(',');
+
+interface Step { eid: number; next: number; time: number; kind: string; trust: string | null }
+
+export function traceBack(db: DB, selector: string | number[], opts: TraceOptions = {}): TraceResult {
+  return walk(db, selector, opts, 'backward');
+}
+
+export function traceForward(db: DB, selector: string | number[], opts: TraceOptions = {}): TraceResult {
+  return walk(db, selector, opts, 'forward');
+}
+
+function walk(db: DB, selector: string | number[], opts: TraceOptions, direction: 'backward' | 'forward'): TraceResult {
+  const starts = typeof selector === 'string' ? select(db, selector).nids : selector;
+  const back = direction === 'backward';
+  const since = opts.since ?? 0;
+  const until = opts.until ?? NO_LIMIT;
+  const maxDepth = opts.depth ?? Infinity;
+  const stmt = back
+    ? db.prepare<[number, number, number], Step>(`SELECT e.eid, e.dst AS next, e.time, n.kind, e.trust FROM graph_edges e JOIN graph_nodes n ON n.nid = e.dst
+        WHERE e.src = ? AND e.time <= ? AND e.time >= ? AND e.relation NOT IN (${STRUCT_SQL})`)
+    : db.prepare<[number, number, number], Step>(`SELECT e.eid, e.src AS next, e.time, n.kind, e.trust FROM graph_edges e JOIN graph_nodes n ON n.nid = e.src
+        WHERE e.dst = ? AND e.time >= ? AND e.time <= ? AND e.relation NOT IN (${STRUCT_SQL})`);
+  const kindOf = db.prepare<[number], { kind: string }>(`SELECT kind FROM graph_nodes WHERE nid = ?`);
+
+  // bound per node: the latest (backward) or earliest (forward) time it was entered at.
+  const bound = new Map<number, number>();
+  const depth = new Map<number, number>();
+  const via = new Map<number, number>(); // first discovery, for paths: node -> previous node
+  const kinds = new Map<number, string>();
+  const edges = new Set<number>();
+  let queue: number[] = [];
+  for (const s of starts) {
+    bound.set(s, back ? until : since);
+    depth.set(s, 0);
+    kinds.set(s, kindOf.get(s)?.kind ?? '?');
+    queue.push(s);
+  }
+  const startSet = new Set(starts);
+  while (queue.length) {
+    const next: number[] = [];
+    for (const n of queue) {
+      const d = depth.get(n)!;
+      if (d >= maxDepth) continue;
+      // Remote endpoints are outside the platform: the walk ends there (they are roots).
+      if (kinds.get(n) === 'remote' && !startSet.has(n)) continue;
+      const b = bound.get(n)!;
+      const rows = back ? stmt.all(n, b, since) : stmt.all(n, b, until);
+      for (const r of rows) {
+        if (r.trust === 'flagged' && !opts.followFlagged) continue;
+        edges.add(r.eid);
+        const m = r.next;
+        const have = bound.get(m);
+        if (have === undefined) {
+          via.set(m, n);
+          depth.set(m, d + 1);
+          kinds.set(m, r.kind);
+        } else if (back ? r.time <= have : r.time >= have) continue;
+        bound.set(m, r.time);
+        next.push(m);
+      }
+    }
+    queue = [...new Set(next)];
+  }
+  const nodes = nodesByNid(db, bound.keys());
+  const result: TraceResult = { direction, start: [], nodes, edges: edgesByEid(db, edges) };
+  const idOf = new Map<number, string>();
+  const rows = db.prepare<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`);
+  for (const nid of bound.keys()) idOf.set(nid, rows.get(nid)!.id);
+  result.start = starts.map((s) => idOf.get(s)!);
+  if (!back) return result;
+
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const rootNids = [...bound.keys()].filter((nid) => {
+    const n = byId.get(idOf.get(nid)!)!;
+    return n.kind === 'remote' || (n.kind === 'request' && n.attributes.external === true);
+  });
+  result.roots = rootNids.map((r) => idOf.get(r)!);
+  result.paths = {};
+  for (const r of rootNids) {
+    const chain: string[] = [];
+    for (let x: number | undefined = r; x !== undefined; x = via.get(x)) chain.unshift(idOf.get(x)!);
+    result.paths[idOf.get(r)!] = chain;
+  }
+  const rank = (id: string) => {
+    const n = byId.get(id)!;
+    return [n.kind === 'request' ? 0 : 1, n.time ?? NO_LIMIT] as const;
+  };
+  const best = [...result.roots].sort((a, b) => {
+    const [ka, ta] = rank(a), [kb, tb] = rank(b);
+    return ka - kb || ta - tb;
+  })[0];
+  if (best) result.path = result.paths[best];
+  return result;
+}
