@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+// Benchmarks fwatchdog in http mode against the same trivial Node upstream reached directly, at
+// 1 and 16 connections, in one run: requests/s, p50, p99 and the ratio through/direct.
+//
+//   node scripts/bench-watchdog.mjs [--duration 5] [--connections 1,16] [--tool wrk|autocannon]
+//
+// wrk (Debian package) is used when present because it reports latency in microseconds;
+// autocannon (npm) is the fallback, with millisecond latency resolution.
+//
+// Reuse: import { runWatchdogBench, startFwatchdog } and pass extra scenarios, e.g.
+//   await runWatchdogBench({ scenarios: [{ name: 'fwatchdog, provenance on',
+//     start: (ctx) => startFwatchdog(ctx, { ALASTOR_PROVENANCE: '1' }) }] });
+// A scenario's start(ctx) resolves to { url, stop() }; ctx.upstreamScript is the upstream's file.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const FWATCHDOG = join(root, 'dist', 'fwatchdog.js');
+
+const UPSTREAM_SRC = `
+const http = require('node:http');
+const body = Buffer.from('Hello, world\\n');
+http.createServer((req, res) => {
+  req.resume();
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+  res.end(body);
+}).listen(Number(process.env.UPSTREAM_PORT), '127.0.0.1');
+`;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function status(url) {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, timeout: 500 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
+}
+
+async function waitFor(url, proc, what) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${what} exited with code ${proc.exitCode}`);
+    if ((await status(url)) === 200) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} not ready at ${url}`);
+}
+
+function stopper(proc) {
+  return () =>
+    new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+    });
+}
+
+/** The upstream alone, reached directly. */
+export async function startDirect(ctx) {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor(url, proc, 'upstream');
+  return { url, stop: stopper(proc) };
+}
+
+/** fwatchdog in http mode in front of its own copy of the upstream. */
+export async function startFwatchdog(ctx, extraEnv = {}) {
+  const [port, metricsPort, upstreamPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const proc = spawn(process.execPath, [FWATCHDOG], {
+    env: {
+      ...process.env,
+      TMPDIR: ctx.tmp,
+      mode: 'http',
+      fprocess: `${process.execPath} ${ctx.upstreamScript}`,
+      upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      UPSTREAM_PORT: String(upstreamPort),
+      port: String(port),
+      metrics_port: String(metricsPort),
+      suppress_lock: 'true',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  await waitFor(`http://127.0.0.1:${port}/_/health`, proc, 'fwatchdog');
+  return { url: `http://127.0.0.1:${port}/`, stop: stopper(proc) };
+}
+
+function parseWrkTime(s) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s);
+  if (!m) return NaN;
+  const mult = { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
+  return Number(m[1]) * mult;
+}
+
+function runWrk(url, connections, durationSec) {
+  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${durationSec}s`, '--latency', url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+  const out = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = parseWrkTime(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p99 = parseWrkTime(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  const socketErr = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, p50, p99, errors: Number(errors), note: socketErr };
+}
+
+async function runAutocannon(url, connections, durationSec) {
+  const { default: autocannon } = await import('autocannon');
+  const res = await autocannon({ url, connections, duration: durationSec });
+  return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, errors: res.non2xx + res.errors };
+}
+
+/** One measurement: { rps, p50 (ms), p99 (ms), errors }. */
+export async function measure(url, { connections, durationSec, tool }) {
+  return tool === 'wrk' ? runWrk(url, connections, durationSec) : runAutocannon(url, connections, durationSec);
+}
+
+function hasWrk() {
+  return spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+}
+
+/**
+ * Runs every scenario at every connection count and prints one table. The first scenario is the
+ * baseline the ratios are computed against. Returns the rows.
+ */
+export async function runWatchdogBench(opts = {}) {
+  const durationSec = opts.durationSec ?? 5;
+  const connectionsList = opts.connections ?? [1, 16];
+  const tool = opts.tool ?? (hasWrk() ? 'wrk' : 'autocannon');
+  const scenarios = [
+    { name: 'direct', start: startDirect },
+    { name: 'fwatchdog (http mode)', start: (ctx) => startFwatchdog(ctx) },
+    ...(opts.scenarios ?? []),
+  ];
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-watchdog-'));
+  const upstreamScript = join(tmp, 'upstream.js');
+  writeFileSync(upstreamScript, UPSTREAM_SRC);
+  const ctx = { tmp, upstreamScript };
+  const started = [];
+  const rows = [];
+  try {
+    for (const s of scenarios) started.push({ ...s, ...(await s.start(ctx)) });
+    for (const connections of connectionsList) {
+      let base;
+      for (const s of started) {
+        await measure(s.url, { connections, durationSec: 1, tool }); // warm-up (JIT, pools)
+        const r = await measure(s.url, { connections, durationSec, tool });
+        base ??= r;
+        rows.push({ scenario: s.name, connections, ...r, ratio: r.rps / base.rps, addedP50: r.p50 - base.p50 });
+      }
+    }
+  } finally {
+    await Promise.all(started.map((s) => s.stop()));
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+  console.log(`\nfwatchdog http mode benchmark (${tool}, ${durationSec}s per case, trivial Node upstream on 127.0.0.1)\n`);
+  console.log(['scenario'.padEnd(30), 'conns', '   req/s', ' p50 ms', ' p99 ms', ' errors', ' ratio', ' +p50 ms'].join(' '));
+  for (const r of rows) {
+    console.log(
+      [
+        r.scenario.padEnd(30),
+        String(r.connections).padStart(5),
+        fmt(r.rps, 0).padStart(8),
+        fmt(r.p50, 3).padStart(7),
+        fmt(r.p99, 3).padStart(7),
+        String(r.errors).padStart(7),
+        fmt(r.ratio, 3).padStart(6),
+        fmt(r.addedP50, 3).padStart(8),
+      ].join(' '),
+    );
+  }
+  console.log('\nratio = req/s / req/s of the first scenario at the same connection count; +p50 = p50 minus its p50.');
+  return rows;
+}
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : process.argv[i + 1];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await runWatchdogBench({
+    durationSec: arg('duration') ? Number(arg('duration')) : undefined,
+    connections: arg('connections')?.split(',').map(Number),
+    tool: arg('tool'),
+  });
+}
