@@ -64,13 +64,13 @@ export function call(url: string, opts: { method?: string; headers?: Record<stri
 }
 
 /** Polls until check() returns a truthy value (returned), or throws with the last value after timeoutMs. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
     try {
       last = await check();
-      if (last) return last;
+      if (last) return last as NonNullable<T>;
     } catch (e) {
       if (Date.now() > deadline) throw e;
     }

@@ -53,8 +53,8 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
   const gateway = o.gatewayUrl ? new URL(o.gatewayUrl) : undefined;
   const gwBase = gateway ? gateway.pathname.replace(/\/$/, '') : '';
 
-  function record(fields: Record<string, unknown>, parentSpan: string | undefined): void {
-    const inv = o.inflight.current(parentSpan);
+  /** inv is decided when the call starts: the invocation may have ended by the time it closes. */
+  function record(fields: Record<string, unknown>, inv: { id: string } | undefined): void {
     o.emit({
       v: SCHEMA_VERSION,
       id: uuidv7(),
@@ -132,7 +132,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
           durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
           error,
         },
-        claimed?.spanId,
+        inv,
       );
     };
 
@@ -178,7 +178,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     const i = hostPort.lastIndexOf(':');
     const host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
     const port = i > 0 ? Number(hostPort.slice(i + 1)) : 443;
-    const claimed = extractContext(req.headers);
+    const inv = o.inflight.current(extractContext(req.headers)?.spanId);
     const ts = nowUs();
     const t0 = performance.now();
     let sent = head.length;
@@ -190,7 +190,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
       recorded = true;
       record(
         { ts, method: 'CONNECT', url: `${host}:${port}`, host, port, status, reqBytes: sent, resBytes: received, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, error },
-        claimed?.spanId,
+        inv,
       );
     };
     const upstream = connect(port, host, () => {
