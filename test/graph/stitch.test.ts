@@ -1,0 +1,193 @@
+// Stitching and tracing on event sequences stored in a real SQLite store: the Hello Retail attack
+// path, ground truth for cross-function links, forged parents, time-respecting walks, and an
+// incremental graph equal to a full rebuild.
+import { randomBytes } from 'node:crypto';
+import { World, helloRetailAttack, type AttackIds } from '../support/graph-world';
+import { updateGraph, rebuildGraph } from '../../collector/graph/index';
+import { loadGraph } from '../../collector/graph/read';
+import { traceBack, traceForward } from '../../collector/graph/trace';
+import type { Graph } from '../../collector/graph/model';
+
+function canonical(g: Graph): string[] {
+  return [
+    ...g.nodes.map((n) => `N ${n.id} ${n.kind} ${n.label} ${n.time} ${JSON.stringify(n.attributes)}`),
+    ...g.edges.map((e) => `E ${e.from} ${e.relation} ${e.to} ${e.time} ${e.evidence} ${e.trust ?? ''} ${JSON.stringify(e.attributes ?? {})}`),
+  ].sort();
+}
+
+describe('the Hello Retail attack, stitched', () => {
+  let w: World;
+  let ids: AttackIds;
+  beforeAll(() => {
+    w = new World();
+    ids = helloRetailAttack(w);
+    expect(updateGraph(w.db).events).toBeGreaterThan(50);
+  });
+  afterAll(() => w.close());
+
+  test('backward from the exfiltration connection reaches request one through the planted file', () => {
+    const r = traceBack(w.db, `sock:${ids.exfil}`);
+    const kinds = r.path!.map((id) => r.nodes.find((n) => n.id === id)!.kind);
+    expect(r.path![0]).toBe(`sock:${ids.exfil}`);
+    expect(kinds[1]).toBe('process');
+    expect(r.nodes.find((n) => n.id === r.path![1])!.attributes.argv).toEqual(['node', '/tmp/evil.js']);
+    // ... <- the planted file version written by invocation one <- invocation one <- its caller <- the external request
+    const tail = r.path!.slice(-4);
+    expect(tail[0]).toMatch(/^file:authorize-cc-[0-9a-f]+:\/tmp\/evil\.js#4711@1$/);
+    expect(tail.slice(1)).toEqual([`inv:${ids.ac1.id}`, `inv:${ids.pp1.id}`, `req:${ids.pp1.id}`]);
+    // Roots: both external requests, the attacker's download server, and the peer of the connection itself.
+    expect(new Set(r.roots)).toEqual(new Set([`req:${ids.pp1.id}`, `req:${ids.pp2.id}`, 'remote:127.0.0.1:7777', 'remote:127.0.0.1:9999']));
+    const node = new Set(r.nodes.map((n) => n.id));
+    expect(node.has(`inv:${ids.ac2.id}`)).toBe(true); // invocation two started the shell
+    expect(node.has(`msg:${ids.ac1.traceId}:${JSON.parse(w.db.prepare<[string], { body: string }>('SELECT body FROM events WHERE id = ?').get(ids.download)!.body).spanId}`)).toBe(true);
+  });
+
+  test('the backward walk does not follow later events', () => {
+    const r = traceBack(w.db, `sock:${ids.exfil}`);
+    const node = new Set(r.nodes.map((n) => n.id));
+    expect(node.has(`inv:${ids.ac3.id}`)).toBe(false);
+    expect([...node].some((id) => id.endsWith('/tmp/evil.js#4711@2'))).toBe(false);
+    expect(node.has(`sock:${ids.later}`)).toBe(false);
+    // Nor unrelated invocations of the same workflows that happened after.
+    expect(node.has(`inv:${ids.pub1.id}`)).toBe(false);
+    for (const e of r.edges) expect(e.time).toBeLessThanOrEqual(ids.exfilAt);
+    // --until before the exfiltration: nothing of request two is eligible from the connection.
+    const early = traceBack(w.db, `sock:${ids.exfil}`, { until: ids.exfilAt - 1 });
+    expect(early.nodes.map((n) => n.id)).toEqual([`sock:${ids.exfil}`]);
+    // --depth limits hops: the process and the endpoint of the connection.
+    expect(traceBack(w.db, `sock:${ids.exfil}`, { depth: 1 }).nodes.map((n) => n.kind).sort()).toEqual(['process', 'remote', 'socket']);
+  });
+
+  test('forward from invocation one reaches the connection but nothing earlier', () => {
+    const r = traceForward(w.db, ids.ac1.id);
+    const node = new Set(r.nodes.map((n) => n.id));
+    expect(node.has(`sock:${ids.exfil}`)).toBe(true);
+    expect(node.has(`sock:${ids.later}`)).toBe(true);
+    expect(node.has(`inv:${ids.pp1.id}`)).toBe(false);
+    expect(node.has(`inv:${ids.gp1.id}`)).toBe(false);
+  });
+
+  test('cross-function links: every call, confirmed by the proxy, and no extra link', () => {
+    const g = loadGraph(w.db);
+    const links = g.edges.filter((e) => e.relation === 'wasInformedBy').map((e) => `${e.from} <- ${e.to} ${e.trust}`).sort();
+    const want: string[] = [];
+    const reqs = [[ids.pp1, ids.gp1, ids.ac1, ids.pub1], [ids.pp2, ids.gp2, ids.ac2, ids.pub2]];
+    for (const [pp, ...callees] of reqs) for (const c of callees) want.push(`inv:${c.id} <- inv:${pp.id} confirmed`);
+    const third = w.db.prepare<[string], { invocation: string; function: string }>(
+      `SELECT invocation, function FROM graph_invocations WHERE trace_id = ? AND parent_span_id IS NOT NULL`).all(ids.ac3.traceId);
+    const pp3 = w.db.prepare<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE trace_id = ? AND parent_span_id IS NULL`).get(ids.ac3.traceId)!;
+    for (const c of third) want.push(`inv:${c.invocation} <- inv:${pp3.invocation} confirmed`);
+    expect(links).toEqual(want.sort());
+  });
+
+  test('warm instance: invocation two runs the file version invocation one wrote', () => {
+    const g = loadGraph(w.db);
+    const v1 = g.nodes.find((n) => n.kind === 'file' && n.attributes.path === '/tmp/evil.js' && n.attributes.version === 1)!;
+    expect(g.edges.filter((e) => e.from === v1.id && e.relation === 'wasGeneratedBy').map((e) => e.to)).toEqual([`inv:${ids.ac1.id}`]);
+    // Both the shell (its command line names the file) and node (its argument) used version 1.
+    const users = g.edges.filter((e) => e.to === v1.id && e.relation === 'used').map((e) => g.nodes.find((n) => n.id === e.from)!);
+    expect(users.map((u) => u.attributes.pid).sort()).toEqual([4242, 4243]);
+    const proc = users.find((u) => u.attributes.pid === 4243)!;
+    const starter = g.edges.find((e) => e.from === proc.id && e.relation === 'wasStartedBy')!;
+    const sh = g.edges.find((e) => e.from === starter.to && e.relation === 'wasStartedBy')!;
+    expect(sh.to).toBe(`inv:${ids.ac2.id}`);
+    // The detached process outlives invocation two: its connection hangs off it and the instance.
+    expect(g.edges.some((e) => e.from === proc.id && e.relation === 'wasAssociatedWith' && e.to.startsWith('inst:authorize-cc'))).toBe(true);
+    expect(g.edges.some((e) => e.from === `sock:${ids.exfil}` && e.to === proc.id && e.relation === 'wasGeneratedBy')).toBe(true);
+  });
+});
+
+describe('caller links are checked against what the recorders saw', () => {
+  let w: World;
+  beforeEach(() => (w = new World()));
+  afterEach(() => w.close());
+
+  const informed = (inv: string) => loadGraph(w.db).edges.filter((e) => e.relation === 'wasInformedBy' && e.from === `inv:${inv}`);
+
+  test('a parent naming another invocation\'s own span, with no call recorded, is flagged and not followed', () => {
+    const A = w.instance('product-purchase'), B = w.instance('publish'), R = w.instance('rogue');
+    const pp = w.start('product-purchase', A);
+    w.end(pp);
+    const rogue = w.start('rogue', R);
+    // rogue bypasses its proxy and sends a traceparent that names product-purchase's span
+    const victim = w.start('publish', B, { traceId: pp.traceId, spanId: pp.spanId });
+    w.end(victim);
+    w.end(rogue);
+    updateGraph(w.db);
+    const e = informed(victim.id);
+    expect(e).toHaveLength(1);
+    expect(e[0].to).toBe(`inv:${pp.id}`);
+    expect(e[0].trust).toBe('flagged');
+    const r = traceBack(w.db, victim.id);
+    expect(r.nodes.map((n) => n.id)).not.toContain(`inv:${pp.id}`);
+    expect(r.roots).toEqual([`req:${victim.id}`]);
+    expect(r.nodes.find((n) => n.id === `inv:${victim.id}`)!.attributes.flagged).toMatch(/own span/);
+    expect(traceBack(w.db, victim.id, { followFlagged: true }).nodes.map((n) => n.id)).toContain(`inv:${pp.id}`);
+  });
+
+  test('a parent span inside a known workflow that no recorder saw is flagged', () => {
+    const A = w.instance('product-purchase'), B = w.instance('publish');
+    const pp = w.start('product-purchase', A);
+    const victim = w.start('publish', B, { traceId: pp.traceId, spanId: randomBytes(8).toString('hex') });
+    updateGraph(w.db);
+    expect(informed(victim.id)).toHaveLength(0);
+    const node = loadGraph(w.db).nodes.find((n) => n.id === `inv:${victim.id}`)!;
+    expect(node.attributes.flagged).toMatch(/recorded by no caller/);
+  });
+
+  test('the proxy recorded the span for a different function: flagged', () => {
+    const A = w.instance('product-purchase'), B = w.instance('publish');
+    const pp = w.start('product-purchase', A);
+    const span = w.call(pp, 'get-price', 'proxy');
+    const other = w.start('publish', B, span);
+    updateGraph(w.db);
+    expect(informed(other.id).map((e) => e.trust)).toEqual(['flagged']);
+  });
+
+  test('only the function\'s instrumentation saw the call: claimed; the proxy arriving later confirms it', () => {
+    const A = w.instance('product-purchase'), B = w.instance('publish');
+    const pp = w.start('product-purchase', A);
+    const span = w.call(pp, 'publish', 'instrumentation');
+    const callee = w.start('publish', B, span);
+    updateGraph(w.db);
+    expect(informed(callee.id).map((e) => e.trust)).toEqual(['claimed']);
+    w.call(pp, 'publish', 'proxy', span.spanId);
+    updateGraph(w.db);
+    expect(informed(callee.id).map((e) => e.trust)).toEqual(['confirmed']);
+  });
+
+  test('recorders disagreeing on the caller: flagged', () => {
+    const A = w.instance('product-purchase'), B = w.instance('publish'), C = w.instance('rogue');
+    const pp = w.start('product-purchase', A);
+    const rogue = w.start('rogue', C);
+    const span = w.call(pp, 'publish', 'proxy');
+    // rogue's code copies the header and claims the call as its own
+    w.call(rogue, 'publish', 'instrumentation', span.spanId, pp.traceId);
+    const callee = w.start('publish', B, span);
+    updateGraph(w.db);
+    const e = informed(callee.id);
+    expect(e.map((x) => [x.to, x.trust])).toEqual([[`inv:${pp.id}`, 'flagged']]);
+  });
+});
+
+describe('incremental updates', () => {
+  test('updating after every event gives the same graph as a rebuild from raw events', () => {
+    const w = new World();
+    try {
+      const emit = w.emit.bind(w);
+      w.emit = (ev) => {
+        const r = emit(ev);
+        updateGraph(w.db);
+        return r;
+      };
+      helloRetailAttack(w);
+      const incremental = canonical(loadGraph(w.db));
+      expect(updateGraph(w.db).events).toBe(0);
+      rebuildGraph(w.db);
+      expect(canonical(loadGraph(w.db))).toEqual(incremental);
+      expect(incremental.length).toBeGreaterThan(100);
+    } finally {
+      w.close();
+    }
+  });
+});
