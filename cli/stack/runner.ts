@@ -100,12 +100,13 @@ function status(port: number, path: string): Promise<number> {
   });
 }
 
-// If `alastor up` itself exits without stop() (an uncaught error), take the children with it.
+// If `alastor up` itself exits without stop() (an uncaught error), take the children with it:
+// each whole process group, so a watchdog's function process goes too.
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const p of live) {
     try {
-      process.kill(p.pid!, 'SIGKILL');
+      process.kill(-p.pid!, 'SIGKILL');
     } catch {
       /* gone */
     }
@@ -150,7 +151,7 @@ async function stopChild(c: Child, graceMs: number): Promise<void> {
   }
   const timer = setTimeout(() => {
     try {
-      process.kill(c.proc.pid!, 'SIGKILL');
+      process.kill(-c.proc.pid!, 'SIGKILL');
     } catch {
       /* gone */
     }
