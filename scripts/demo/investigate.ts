@@ -81,7 +81,11 @@ function invocationOf(n: GraphNode, stored?: Map<string, string>): string | unde
   return undefined;
 }
 
-/** The exfiltration connection: the latest connection (or message) to the attacker's endpoint. */
+/**
+ * The exfiltration connection: the latest connection to the attacker's endpoint (the download came
+ * earlier). What the system layer saw (a socket from a connect syscall) is preferred over what the
+ * function reported about itself (a message), since function code can lie.
+ */
 export function findPoi(db: DB, endpoint: string): number {
   const { nids } = select(db, endpoint);
   const rows = db
@@ -90,9 +94,33 @@ export function findPoi(db: DB, endpoint: string): number {
     )
     .all();
   if (!rows.length) throw new Error(`no connection to ${endpoint} in the store`);
-  // Prefer what the system layer saw (a socket) over what the function reported (a message).
-  rows.sort((a, b) => b.time - a.time || (a.kind === 'socket' ? -1 : 1));
-  return rows[0].nid;
+  const sockets = rows.filter((r) => r.kind === 'socket');
+  const pool = sockets.length ? sockets : rows;
+  pool.sort((a, b) => b.time - a.time);
+  return pool[0].nid;
+}
+
+/**
+ * The data an invocation pulled in, from its nodes on the trace: calls it made (one line per
+ * method and path: the function's own report and the egress proxy's are the same call) and files,
+ * leaving out what went to the attacker.
+ */
+function whatItRead(nodes: GraphNode[], endpoint: string): string[] {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    const a = n.attributes as Record<string, unknown>;
+    if (n.kind === 'message' && typeof a.url === 'string') {
+      let u: URL;
+      try {
+        u = new URL(a.url);
+      } catch {
+        continue;
+      }
+      if (u.host === endpoint) continue;
+      out.add(`${String(a.method ?? 'GET')} ${u.pathname}`);
+    } else if (n.kind === 'file' && typeof a.path === 'string') out.add(a.path);
+  }
+  return [...out];
 }
 
 export function investigate(db: DB, endpoint: string): Investigation {
@@ -153,15 +181,7 @@ export function investigate(db: DB, endpoint: string): Investigation {
 
   // What the later invocation (the one that ran the planted file) read: its messages and files.
   const runner = files[0]?.usedBy?.invocation;
-  const read = runner
-    ? [
-        ...new Set(
-          trace.nodes
-            .filter((n) => invocationOf(n, owner) === runner && ['message', 'file', 'socket'].includes(n.kind) && n.id !== poi.id)
-            .map((n) => n.label),
-        ),
-      ]
-    : [];
+  const read = runner ? whatItRead(trace.nodes.filter((n) => invocationOf(n, owner) === runner && n.id !== poi.id), endpoint) : [];
 
   const traceIds = [...new Set(sameInstance.map((i) => i.traceId))];
   const tracingView = traceIds

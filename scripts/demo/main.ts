@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const g = updateGraph(store);
     const counts = store.prepare<[], { kind: string; n: number }>(`SELECT kind, count(*) AS n FROM events GROUP BY kind ORDER BY n DESC`).all();
-    say(`   ${counts.reduce((s, c) => s + c.n, 0)} events stored (${counts.map((c) => `${c.n} ${c.kind}`).join(', ')}); ${g.events ? `; graph extended by ${g.events}` : '; graph up to date'}`);
+    say(`   ${counts.reduce((s, c) => s + c.n, 0)} events stored (${counts.map((c) => `${c.n} ${c.kind}`).join(', ')})${g.events ? `; graph extended by ${g.events}` : '; graph up to date'}`);
     say();
     const endpoint = `127.0.0.1:${attacker.port}`;
     say(`4. The investigation starts from the exfiltration connection to ${endpoint} and walks backward`);
