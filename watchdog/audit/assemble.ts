@@ -12,6 +12,7 @@ interface Pending {
   recs: AuditRecord[];
   /** Wall-clock ms when its first record arrived (live tailing). */
   seen: number;
+  hasSyscall: boolean;
   done: boolean;
 }
 
@@ -57,16 +58,24 @@ export class Assembler {
       // Same serial, another time: the serial counter restarted; the old event is over.
       this.complete(p);
       p = undefined;
+    } else if (p !== undefined && rec.type === 'SYSCALL' && p.hasSyscall) {
+      // A second SYSCALL record under one serial: the input repeats itself (a log read twice,
+      // concatenated copies). Keep the events apart rather than growing one without bound.
+      this.complete(p);
+      p = undefined;
     }
     if (rec.type === 'EOE') {
       if (p !== undefined) this.complete(p);
       return;
     }
     if (p === undefined) {
-      p = { serial: rec.serial, sec: rec.sec, ms: rec.ms, recs: [rec], seen: this.now, done: false };
+      p = { serial: rec.serial, sec: rec.sec, ms: rec.ms, recs: [rec], seen: this.now, done: false, hasSyscall: rec.type === 'SYSCALL' };
       this.open.set(rec.serial, p);
       this.queue.push(p);
-    } else p.recs.push(rec);
+    } else {
+      p.recs.push(rec);
+      if (rec.type === 'SYSCALL') p.hasSyscall = true;
+    }
     if (t > this.lastMs) this.lastMs = t;
     this.lastSerial = rec.serial;
     this.expire();

@@ -155,7 +155,6 @@ export interface Attribution {
 
 export class Windows {
   private readonly byId = new Map<string, Window>();
-  /** In start order. */
   private list: Window[] = [];
 
   start(w: { invocation: string; tsUs: number; pid?: number }): void {
@@ -188,20 +187,23 @@ export class Windows {
   }
 
   attribute(ev: { ts: number; pid: number }, tree: ProcessTree): Attribution {
+    // Rank: a window bound to the event's process (or an ancestor) beats one without a pid, exact
+    // containment beats containment thanks to the slack, and then the latest start wins.
     let best: Window | undefined;
-    let bestExact = false;
+    let bestScore = -1;
     const ts = ev.ts;
-    for (let i = this.list.length - 1; i >= 0; i--) {
+    for (let i = 0; i < this.list.length; i++) {
       const w = this.list[i];
       if (w.endUs !== undefined && ts > w.endUs) continue;
       if (ts < w.startUs - START_SLACK_US) continue;
-      if (w.pid !== undefined && !tree.descends(ev.pid, w.pid)) continue;
-      const exact = ts >= w.startUs;
-      // Latest start first; an exact containment beats one that needs the slack.
-      if (best === undefined || (exact && !bestExact)) {
+      let score = ts >= w.startUs ? 1 : 0;
+      if (w.pid !== undefined) {
+        if (!tree.descends(ev.pid, w.pid)) continue;
+        score += 2;
+      }
+      if (score > bestScore || (score === bestScore && w.startUs >= best!.startUs)) {
         best = w;
-        bestExact = exact;
-        if (exact) break;
+        bestScore = score;
       }
     }
     return best ? { invocation: best.invocation, outsideInvocation: false } : { outsideInvocation: true };

@@ -70,7 +70,19 @@ export function parseRecord(line: string): AuditRecord | null {
   q += 2;
   if (line.charCodeAt(q) === SP) q++;
   const gs = line.indexOf(GS, q);
-  return { type: line.slice(p + 5, sp), sec, ms, serial, line, from: q, to: gs < 0 ? len : gs, node };
+  return { type: typeName(line, p + 5, sp), sec, ms, serial, line, from: q, to: gs < 0 ? len : gs, node };
+}
+
+// The record types of syscall events, as shared constants: no string is allocated for them and
+// comparing them is a pointer check.
+const COMMON_TYPES = ['SYSCALL', 'PATH', 'CWD', 'EXECVE', 'SOCKADDR', 'PROCTITLE', 'EOE', 'BPRM_FCAPS'];
+
+function typeName(line: string, s: number, e: number): string {
+  for (let i = 0; i < COMMON_TYPES.length; i++) {
+    const t = COMMON_TYPES[i];
+    if (t.length === e - s && line.startsWith(t, s)) return t;
+  }
+  return line.slice(s, e);
 }
 
 /**

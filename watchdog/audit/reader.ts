@@ -68,29 +68,40 @@ export class AuditReader {
     // cannot throw; audit writes its values as ASCII or hex anyway.
     const text = chunk.toString('latin1');
     let start = 0;
-    let data = text;
-    if (this.carry.length > 0) {
-      data = this.carry + text;
-      this.carry = '';
-    }
-    for (;;) {
-      const nl = data.indexOf('\n', start);
-      if (nl < 0) break;
-      if (this.skipping) this.skipping = false;
-      else this.line(data, start, nl);
-      start = nl + 1;
-    }
-    if (start < data.length) {
-      if (this.skipping) return;
-      const rest = data.length - start;
-      if (rest > MAX_LINE) {
-        this.stats.oversizeLines++;
-        this.stats.lines++;
-        this.skipping = true;
+    if (this.carry.length > 0 || this.skipping) {
+      // Finish the line left over from the last chunk without gluing whole chunks together.
+      const nl = text.indexOf('\n');
+      if (nl < 0) {
+        if (!this.skipping) this.holdPartial(this.carry + text);
         return;
       }
-      this.carry = start === 0 ? data : data.slice(start);
+      if (this.skipping) this.skipping = false;
+      else {
+        const line = this.carry + text.slice(0, nl);
+        this.carry = '';
+        this.line(line, 0, line.length);
+      }
+      start = nl + 1;
     }
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      this.line(text, start, nl);
+      start = nl + 1;
+    }
+    if (start < text.length) this.holdPartial(start === 0 ? text : text.slice(start));
+  }
+
+  /** Holds an unterminated line for the next chunk, unless it is already too long to be a record. */
+  private holdPartial(rest: string): void {
+    if (rest.length > MAX_LINE) {
+      this.stats.oversizeLines++;
+      this.stats.lines++;
+      this.carry = '';
+      this.skipping = true;
+      return;
+    }
+    this.carry = rest;
   }
 
   /** End of input: the last unterminated line counts, then every open event completes. */
