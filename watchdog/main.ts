@@ -120,4 +120,5 @@ async function main(argv: string[]): Promise<void> {
   observer.instanceStart({ mode: cfg.mode, fprocess: cfg.fprocess, upstreamPid: pid });
 }
 
+process.on('exit', flushLogs);
 main(process.argv.slice(2)).catch((err) => fail(`start-up failed: ${(err as Error).message}`));

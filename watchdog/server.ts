@@ -144,7 +144,7 @@ export class WatchdogServer {
   private health(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET') return void res.writeHead(405).end();
     if (!this.healthy()) return void res.writeHead(503).end();
-    res.writeHead(200).end('OK');
+    res.writeHead(200, { 'Content-Length': '2' }).end('OK');
   }
 
   private ready(req: IncomingMessage, res: ServerResponse): void {

@@ -30,7 +30,7 @@ class UpstreamCall implements Cancellable, Dispatcher.DispatchHandler {
   private status = 0;
   private statusText = '';
   private contentLength = -1;
-  private readonly onDrain = () => this.controller?.resume();
+  private onDrain: (() => void) | null = null;
 
   constructor(
     private readonly ex: Exchange,
@@ -76,6 +76,7 @@ class UpstreamCall implements Cancellable, Dispatcher.DispatchHandler {
     this.ex.scope.responseChunk(chunk);
     if (!this.ex.res.write(chunk)) {
       controller.pause();
+      this.onDrain ??= () => this.controller?.resume();
       this.ex.res.once('drain', this.onDrain);
     }
   }
