@@ -70,16 +70,60 @@ export class LogTail {
     }
     if (now.ino !== this.ino || now.dev !== this.dev) {
       this.drain();
+      const oldMtime = fstatSync(this.fd).mtimeMs;
       closeSync(this.fd);
       this.fd = -1;
       this.rotations++;
       this.o.onFileEnd?.('rotated');
+      this.readSkipped(oldMtime);
       try {
         this.open(true);
       } catch {
         return;
       }
       this.drain();
+    }
+  }
+
+  /**
+   * If the log rotated more than once since the last poll, the files in between were never open
+   * here. auditd numbers rotated files newest first (audit.log.1, .2, ...): the ones newer than
+   * the file we held are read whole, oldest first (and only if written after it: another naming
+   * scheme must not make us read an old file twice).
+   */
+  private readSkipped(heldMtime: number): void {
+    const newer: string[] = [];
+    let found = false;
+    for (let i = 1; i <= 99; i++) {
+      const name = `${this.o.path}.${i}`;
+      let st;
+      try {
+        st = statSync(name);
+      } catch {
+        break;
+      }
+      if (st.ino === this.ino && st.dev === this.dev) {
+        found = true;
+        break;
+      }
+      if (st.mtimeMs >= heldMtime) newer.push(name);
+    }
+    if (!found || newer.length === 0) return;
+    for (const name of newer.reverse()) {
+      try {
+        const st = statSync(name);
+        this.fd = openSync(name, 'r');
+        this.dev = st.dev;
+        this.ino = st.ino;
+        this.offset = 0;
+        this.drain();
+        closeSync(this.fd);
+        this.fd = -1;
+        this.rotations++;
+        this.o.onFileEnd?.('rotated');
+      } catch (err) {
+        this.o.log?.(`audit log ${name}: ${(err as Error).message}`);
+      }
     }
   }
 
