@@ -61,7 +61,7 @@ export function onSyscall(c: Context, e: SyscallEvent): void {
     const item = mainPath(e.paths);
     if (!item || !e.success) return;
     const path = resolve(item.name, e.cwd);
-    if (isWriteOpen(e, item)) return writeFile(c, e, actor(), path, item.inode ?? null, 'syscall', s);
+    if (isWriteOpen(e, item, path)) return writeFile(c, e, actor(), path, item.inode ?? null, 'syscall', s);
     return readFile(c, e, actor(), path, item.inode ?? null, 'syscall', s);
   }
   if (WRITE.has(s)) {
@@ -241,11 +241,13 @@ function mainPath(paths: AuditPathT[]): AuditPathT | undefined {
 }
 
 /**
- * The tailer audits open only for writing or creating (reads are too costly to audit wholesale), so
- * an open is a write unless the event says otherwise: a CREATE item, or the access mode when the
- * producer sends it (`flags`, or the raw `a1`/`a2` argument in hex).
+ * Whether an audited open wrote. A CREATE item, or the access mode when the producer sends it
+ * (`write`, `flags`, or the raw `a1`/`a2` argument in hex), decide. Without them: the tailer audits
+ * opens for writing everywhere, and every open (reads too) only under its read directories
+ * (ALASTOR_AUDIT_READ_DIRS, default /tmp, /dev/shm, /var/tmp); there an open of an existing file is
+ * taken as a read, elsewhere as a write.
  */
-function isWriteOpen(e: SyscallEvent, item: AuditPathT): boolean {
+function isWriteOpen(e: SyscallEvent, item: AuditPathT, path: string): boolean {
   if (item.nametype === 'CREATE') return true;
   const x = e as unknown as Record<string, unknown>;
   if (typeof x.write === 'boolean') return x.write;
@@ -255,9 +257,14 @@ function isWriteOpen(e: SyscallEvent, item: AuditPathT): boolean {
     const raw = e.syscall === 'open' ? x.a1 : x.a2;
     if (typeof raw === 'string' && /^[0-9a-f]+$/i.test(raw)) flags = parseInt(raw, 16);
   }
-  if (flags === undefined) return true;
   // O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
-  return (flags & 0o3) !== 0 || (flags & 0o100) !== 0 || (flags & 0o1000) !== 0;
+  if (flags !== undefined) return (flags & 0o3) !== 0 || (flags & 0o100) !== 0 || (flags & 0o1000) !== 0;
+  return !readDirs().some((d) => path === d || path.startsWith(d.endsWith('/') ? d : `${d}/`));
+}
+
+let cachedReadDirs: string[] | undefined;
+function readDirs(): string[] {
+  return (cachedReadDirs ??= (process.env.ALASTOR_AUDIT_READ_DIRS ?? '/tmp,/dev/shm,/var/tmp').split(',').map((d) => d.trim()).filter(Boolean));
 }
 
 export function resolve(name: string, cwd?: string): string {
