@@ -78,3 +78,51 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15000,
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Sends n GET requests with `concurrency` keep-alive connections; resolves with the status counts. */
+export async function load(url: string | ((i: number) => string), n: number, concurrency: number): Promise<Map<number, number>> {
+  const { Agent } = await import('node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const counts = new Map<number, number>();
+  let next = 0;
+  const one = (u: string) =>
+    new Promise<number>((resolve) => {
+      const req = request(u, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const s = await one(typeof url === 'string' ? url : url(i));
+        counts.set(s, (counts.get(s) ?? 0) + 1);
+      }
+    }),
+  );
+  agent.destroy();
+  return counts;
+}
+
+/** Resident set size of a process in bytes (Linux). */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Total size of the files in a directory (the spool). */
+export function dirBytes(dir: string): number {
+  const fs = require('node:fs') as typeof import('node:fs');
+  let n = 0;
+  for (const f of fs.readdirSync(dir)) {
+    try {
+      n += fs.statSync(join(dir, f)).size;
+    } catch {
+      /* delivered meanwhile */
+    }
+  }
+  return n;
+}
