@@ -2,8 +2,10 @@
 // Benchmarks fwatchdog in http mode against the same trivial Node upstream reached directly, at
 // 1 and 16 connections, in one run: requests/s, p50, p99 and the ratio through/direct.
 //
-//   node scripts/bench-watchdog.mjs [--duration 5] [--connections 1,16] [--tool wrk|autocannon]
+//   node scripts/bench-watchdog.mjs [--duration 5] [--connections 1,16] [--tool wrk|autocannon] [--no-reference]
 //
+// Rows: direct, fwatchdog, and a minimal undici proxy (the floor any Node proxy pays: a second
+// process and a second HTTP hop), each with its own copy of the upstream.
 // wrk (Debian package) is used when present because it reports latency in microseconds;
 // autocannon (npm) is the fallback, with millisecond latency resolution.
 //
@@ -29,6 +31,18 @@ http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
   res.end(body);
 }).listen(Number(process.env.UPSTREAM_PORT), '127.0.0.1');
+`;
+
+// The floor: a minimal undici proxy with no watchdog features (no limits, metrics, logs, timers).
+const PLAIN_PROXY_SRC = (undiciPath) => `
+const http = require('node:http');
+const { Pool } = require(${JSON.stringify(undiciPath)});
+const pool = new Pool(process.env.TARGET, { pipelining: 1 });
+http.createServer((req, res) => {
+  pool.request({ path: req.url, method: req.method, headers: { host: req.headers.host } }).then(
+    (r) => { res.writeHead(r.statusCode, r.headers); r.body.pipe(res); },
+    () => { res.writeHead(500); res.end(); });
+}).listen(Number(process.env.PROXY_PORT), '127.0.0.1');
 `;
 
 export function freePort() {
@@ -105,6 +119,19 @@ export async function startFwatchdog(ctx, extraEnv = {}) {
   return { url: `http://127.0.0.1:${port}/`, stop: stopper(proc) };
 }
 
+/** A minimal undici proxy in front of its own copy of the upstream (reference, not a product). */
+export async function startPlainProxy(ctx) {
+  const up = await startDirect(ctx);
+  const port = await freePort();
+  const script = join(ctx.tmp, 'plain-proxy.js');
+  writeFileSync(script, PLAIN_PROXY_SRC(join(root, 'node_modules', 'undici')));
+  const proc = spawn(process.execPath, [script], { env: { ...process.env, TARGET: new URL(up.url).origin, PROXY_PORT: String(port) }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor(url, proc, 'plain proxy');
+  const stop = stopper(proc);
+  return { url, stop: () => Promise.all([stop(), up.stop()]) };
+}
+
 function parseWrkTime(s) {
   const m = /^([\d.]+)(us|ms|s|m)$/.exec(s);
   if (!m) return NaN;
@@ -150,6 +177,7 @@ export async function runWatchdogBench(opts = {}) {
   const scenarios = [
     { name: 'direct', start: startDirect },
     { name: 'fwatchdog (http mode)', start: (ctx) => startFwatchdog(ctx) },
+    ...(opts.reference === false ? [] : [{ name: 'plain undici proxy (floor)', start: startPlainProxy }]),
     ...(opts.scenarios ?? []),
   ];
   const tmp = mkdtempSync(join(tmpdir(), 'bench-watchdog-'));
@@ -204,5 +232,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     durationSec: arg('duration') ? Number(arg('duration')) : undefined,
     connections: arg('connections')?.split(',').map(Number),
     tool: arg('tool'),
+    reference: !process.argv.includes('--no-reference'),
   });
 }

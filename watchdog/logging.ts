@@ -1,10 +1,12 @@
 // Log output that never blocks the request path. On Linux, process.stdout/stderr writes to a pipe
-// are synchronous, so lines are collected and written in one asynchronous fs.write per turn of
-// the event loop; past a high-water mark the writer falls back to a synchronous write, which is
-// the back-pressure that keeps memory bounded when the reader is slower than the producers.
+// are synchronous, so lines are collected and written together by one asynchronous fs.write at
+// most every FLUSH_MS (one write per burst instead of one per request line); past a high-water
+// mark the writer falls back to a synchronous write, which is the back-pressure that keeps memory
+// bounded when the reader is slower than the producers. Pending lines are written at exit.
 import { write, writeSync } from 'node:fs';
 
 const HIGH_WATER = 1 << 20;
+const FLUSH_MS = 15;
 
 class LineWriter {
   private pending = '';
@@ -21,7 +23,7 @@ class LineWriter {
     }
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      setTimeout(this.flush, FLUSH_MS).unref();
     }
   }
 
