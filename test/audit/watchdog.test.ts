@@ -1,0 +1,119 @@
+// End to end: the real fwatchdog with ALASTOR_AUDIT=on runs its audit tailer child; a function
+// writes a file, spawns a process and connects to a loopback server; the real collector stores the
+// syscalls, and `alastor events --kind syscall --json` lists them under the right invocation.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
+import { freePort, startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
+import { call, waitFor } from '../support/provenance';
+import { ensureAuditd, rulesWithKeyPrefix } from '../support/audit-log';
+
+const skip = ensureAuditd();
+if (skip) console.log(`skipping the fwatchdog audit tests: ${skip}`);
+const maybe = skip ? describe.skip : describe;
+
+const TOKEN = 'audit-e2e-secret';
+const FIXTURE = join(__dirname, 'fixtures', 'actions.js');
+
+interface Sys {
+  kind: string;
+  syscall: string;
+  pid: number;
+  ppid: number;
+  invocation?: string;
+  instance: string;
+  function: string;
+  argv?: string[];
+  paths: Array<{ name: string; nametype: string }>;
+  sockaddr?: { family: string; address?: string; port?: number };
+  outsideInvocation?: boolean;
+}
+
+maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
+  let c: CollectorHandle;
+  let server: Server;
+  let port: number;
+  let dir: string;
+
+  beforeAll(async () => {
+    c = await startCollector({ token: TOKEN });
+    server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+    dir = mkdtempSync(join(tmpdir(), 'alastor-audit-e2e-'));
+  });
+  afterAll(async () => {
+    await stopAllWatchdogs();
+    await c.stop();
+    await stopAllCollectors();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const syscalls = async (): Promise<Sys[]> => {
+    const r = await c.cli(['events', '--kind', 'syscall', '--json']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout);
+  };
+
+  async function scenario(mode: 'streaming' | 'http', fn: string) {
+    const env: Record<string, string> = {
+      mode,
+      fprocess: `${process.execPath} ${FIXTURE}`,
+      ALASTOR_COLLECTOR_URL: c.url,
+      ALASTOR_TOKEN: TOKEN,
+      ALASTOR_FUNCTION: fn,
+      ALASTOR_AUDIT: 'on',
+      ALASTOR_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'alastor-spool-')),
+      suppress_lock: 'true',
+    };
+    if (mode === 'http') {
+      const up = await freePort();
+      env.upstream_url = `http://127.0.0.1:${up}`;
+      env.UPSTREAM_PORT = String(up);
+    }
+    const wd: WatchdogHandle = await startWatchdog({ env, timeoutMs: 20000 });
+    await wd.waitForLog(/audit: tailer \d+ following/, 15000);
+    const ids: string[] = [];
+    for (const file of [`${fn}-one.txt`, `${fn}-two.txt`]) {
+      const r = await call(`${wd.url}/`, { method: 'POST', body: JSON.stringify({ dir, file, port }) });
+      expect(r.status).toBe(200);
+      expect(r.json().error).toBeUndefined();
+      ids.push(r.headers['x-alastor-invocation'] as string);
+    }
+    const all = await waitFor(async () => {
+      const evs = (await syscalls()).filter((e) => e.function === fn);
+      const created = (f: string) => evs.some((e) => e.paths.some((p) => p.name.endsWith(f) && p.nametype === 'CREATE'));
+      const connects = evs.filter((e) => e.syscall === 'connect' && e.sockaddr?.port === port);
+      return created(`${fn}-one.txt`) && created(`${fn}-two.txt`) && connects.length >= 2 ? evs : undefined;
+    }, 20000, `${fn}: both invocations' syscalls in the store`);
+
+    for (const [i, id] of ids.entries()) {
+      const file = `${fn}-${i === 0 ? 'one' : 'two'}.txt`;
+      const create = all.find((e) => e.paths.some((p) => p.name.endsWith(file) && p.nametype === 'CREATE'))!;
+      expect(create).toMatchObject({ syscall: 'openat', invocation: id });
+      const sh = all.find((e) => e.syscall === 'execve' && e.argv?.[2] === `cat ${file} > /dev/null`)!;
+      expect(sh).toMatchObject({ argv: ['sh', '-c', `cat ${file} > /dev/null`], invocation: id, ppid: create.pid });
+      const cat = all.find((e) => e.syscall === 'execve' && e.ppid === sh.pid)!;
+      expect(cat).toMatchObject({ argv: ['cat', file], invocation: id });
+      const connect = all.find((e) => e.syscall === 'connect' && e.pid === create.pid && e.sockaddr?.port === port && e.invocation === id);
+      expect(connect?.sockaddr).toEqual({ family: 'inet', address: '127.0.0.1', port });
+    }
+    expect(new Set(all.map((e) => e.instance)).size).toBe(1);
+    await wd.stop();
+    expect(rulesWithKeyPrefix(`alastor_${wd.pid}_`)).toEqual([]);
+    return all;
+  }
+
+  test('fork mode (streaming): each request\'s forked process and its children, per invocation', async () => {
+    await scenario('streaming', 'audit-fork');
+  });
+
+  test('http mode: the upstream serves both requests; its syscalls land in each request\'s window', async () => {
+    const all = await scenario('http', 'audit-http');
+    // The upstream's start-up happened before any request: it stays with the instance.
+    expect(all.some((e) => e.outsideInvocation === true && e.invocation === undefined)).toBe(true);
+  });
+});
