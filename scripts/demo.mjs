@@ -1,11 +1,13 @@
 // `npm run demo [-- --json]`: bundles the demo (scripts/demo/main.ts, which uses the collector's
 // graph and the local stack directly) with esbuild, then runs it. See scripts/demo/main.ts.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outfile = join(root, '.alastor', 'cache', 'demo.mjs');
+// One bundle per run, so two demos (say, a test and a person) never overwrite each other's.
+const outfile = join(root, '.alastor', 'cache', `demo-${process.pid}.mjs`);
 await build({
   entryPoints: [join(root, 'scripts', 'demo', 'main.ts')],
   outfile,
@@ -32,9 +34,11 @@ await build({
 });
 try {
   const { main } = await import(outfile);
+  rmSync(outfile, { force: true });
   await main(process.argv.slice(2));
   process.exit(0);
 } catch (e) {
+  rmSync(outfile, { force: true });
   process.stderr.write(`demo: ${e instanceof Error ? e.message : String(e)}\n`);
   if (process.env.ALASTOR_DEBUG) console.error(e);
   process.exit(1);

@@ -241,6 +241,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         const env: NodeJS.ProcessEnv = {
           ...process.env,
           ...t.env,
+          // After SIGTERM a watchdog waits healthcheck_interval for a load balancer to notice; the
+          // local gateway needs no such wait (a stack file can still set it).
+          healthcheck_interval: '1s',
           ...laid[i].env,
           ...fn.environment,
           ...(upstream ? { upstream_url: upstream.toString().replace(/\/$/, '') } : {}),
