@@ -94,7 +94,7 @@ describe('alastor up with a substituted stack file', () => {
 
   test('the function sees the substituted environment and the gateway headers; down stops it', async () => {
     const stateDir = join(dir, 'state');
-    const env = { ...process.env, FAREWELL: 'bye' };
+    const env: NodeJS.ProcessEnv = { ...process.env, FAREWELL: 'bye' };
     delete env.GREETING;
     delete env.FN_NAME;
     const up = await startUp(join(dir, 'stack.yml'), ['--audit', 'off', '--no-provenance', '--state-dir', stateDir], env);
