@@ -32,7 +32,7 @@ export function onInvocationStart(c: Context, e: InvocationStartEvent): void {
     traceId: e.traceId, spanId: e.spanId, parentSpanId: e.parentSpanId, callId: e.callId,
     forwardedFor: e.forwardedFor, remoteAddress: e.remoteAddress, startedAt: e.ts, pid: e.pid,
   });
-  c.db.prepare(`UPDATE graph_nodes SET time = ? WHERE nid = ?`).run(e.ts, inv);
+  c.sql(`UPDATE graph_nodes SET time = ? WHERE nid = ?`).run(e.ts, inv);
   c.w.edge({ src: inv, dst: inst, relation: 'wasAssociatedWith', time: e.ts, evidence: 'watchdog' });
   const wf = c.w.node({ id: nodeId.workflow(e.traceId), kind: 'workflow', label: `trace ${e.traceId.slice(0, 8)}`, time: e.ts, attrs: { traceId: e.traceId } });
   c.w.edge({ src: inv, dst: wf, relation: 'wasInfluencedBy', time: e.ts, evidence: 'watchdog', attrs: { role: 'member' } });
@@ -41,17 +41,17 @@ export function onInvocationStart(c: Context, e: InvocationStartEvent): void {
     attrs: { method: e.method, path: e.path, function: e.function, callId: e.callId, forwardedFor: e.forwardedFor, traceparent: e.traceparentIn },
   });
   c.w.edge({ src: inv, dst: req, relation: 'used', time: e.ts, evidence: 'watchdog' });
-  c.db.prepare(`INSERT OR REPLACE INTO graph_invocations (invocation, function, instance, trace_id, span_id, parent_span_id, start_ts)
+  c.sql(`INSERT OR REPLACE INTO graph_invocations (invocation, function, instance, trace_id, span_id, parent_span_id, start_ts)
                 VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.invocation, e.function, e.instance, e.traceId, e.spanId, e.parentSpanId ?? null, e.ts);
   resolveCaller(c, e.invocation);
   // Unresolved parents in this workflow are judged against the invocations it has.
-  for (const r of c.db.prepare<[string, string], { invocation: string }>(
+  for (const r of c.sql<[string, string], { invocation: string }>(
     `SELECT i.invocation FROM graph_invocations i WHERE i.trace_id = ? AND i.invocation != ? AND i.parent_span_id IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM graph_calls k WHERE k.span_id = i.parent_span_id)`).all(e.traceId, e.invocation)) {
     resolveCaller(c, r.invocation);
   }
   // A forged header may name this invocation's own span: re-check whoever claimed it.
-  for (const r of c.db.prepare<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
+  for (const r of c.sql<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
     if (r.invocation !== e.invocation) resolveCaller(c, r.invocation);
   }
 }
@@ -80,9 +80,9 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     return;
   }
   if (!e.spanId) return;
-  c.db.prepare(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+  c.sql(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`)
     .run(e.spanId, e.traceId ?? null, e.invocation ?? null, e.function, e.callee, e.source, seq);
-  for (const r of c.db.prepare<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
+  for (const r of c.sql<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
     resolveCaller(c, r.invocation);
   }
 }
@@ -92,7 +92,7 @@ interface CallRow { invocation: string | null; callee: string | null; source: st
 
 /** Recomputes the caller link of one invocation from all evidence seen so far. */
 export function resolveCaller(c: Context, invocation: string): void {
-  const me = c.db.prepare<[string], InvRow>(`SELECT * FROM graph_invocations WHERE invocation = ?`).get(invocation);
+  const me = c.sql<[string], InvRow>(`SELECT * FROM graph_invocations WHERE invocation = ?`).get(invocation);
   if (!me) return;
   const inv = c.w.lookup(nodeId.invocation(invocation))!;
   const req = c.w.lookup(nodeId.request(invocation));
@@ -121,9 +121,9 @@ interface Verdict { caller?: string; callerFunction?: string; trust?: Trust; fla
 function judge(c: Context, me: InvRow): Verdict {
   const span = me.parent_span_id;
   if (!span) return {};
-  const calls = c.db.prepare<[string], CallRow>(`SELECT invocation, callee, source, trace_id FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
+  const calls = c.sql<[string], CallRow>(`SELECT invocation, callee, source, trace_id FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
     .filter((r) => !r.trace_id || !me.trace_id || r.trace_id === me.trace_id);
-  const fnOf = (inv: string) => c.db.prepare<[string], { function: string }>(`SELECT function FROM graph_invocations WHERE invocation = ?`).get(inv)?.function;
+  const fnOf = (inv: string) => c.sql<[string], { function: string }>(`SELECT function FROM graph_invocations WHERE invocation = ?`).get(inv)?.function;
   const proxy = calls.filter((r) => r.source === 'proxy');
   const claims = calls.filter((r) => r.source !== 'proxy');
   const wrongCallee = calls.find((r) => r.callee && r.callee !== me.function);
@@ -146,13 +146,13 @@ function judge(c: Context, me: InvRow): Verdict {
   }
   // The header names a span that is some invocation's own span but no call was recorded from it:
   // the parent was forged (or copied) rather than made by an outgoing call.
-  const owner = c.db.prepare<[string], { invocation: string; function: string }>(`SELECT invocation, function FROM graph_invocations WHERE span_id = ?`).get(span);
+  const owner = c.sql<[string], { invocation: string; function: string }>(`SELECT invocation, function FROM graph_invocations WHERE span_id = ?`).get(span);
   if (owner && owner.invocation !== me.invocation) {
     return { caller: owner.invocation, callerFunction: owner.function, trust: 'flagged', flag: `parent span ${span} is invocation ${owner.invocation}'s own span; no outgoing call from it was recorded` };
   }
   // A parent inside a workflow the platform knows, yet no recorder saw that call: claimed, not made.
   if (me.trace_id) {
-    const peer = c.db.prepare<[string, string], { n: number }>(`SELECT count(*) AS n FROM graph_invocations WHERE trace_id = ? AND invocation != ?`).get(me.trace_id, me.invocation);
+    const peer = c.sql<[string, string], { n: number }>(`SELECT count(*) AS n FROM graph_invocations WHERE trace_id = ? AND invocation != ?`).get(me.trace_id, me.invocation);
     if (peer && peer.n > 0) return { flag: `parent span ${span} of trace ${me.trace_id} was recorded by no caller` };
   }
   return {};

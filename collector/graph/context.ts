@@ -29,6 +29,14 @@ export class Context {
     };
   }
 
+  private readonly cache = new Map<string, ReturnType<DB['prepare']>>();
+  /** A prepared statement, made once per update. */
+  sql<P extends unknown[] = unknown[], R = unknown>(text: string): import('better-sqlite3').Statement<P, R> {
+    let st = this.cache.get(text);
+    if (!st) this.cache.set(text, (st = this.db.prepare(text)));
+    return st as unknown as import('better-sqlite3').Statement<P, R>;
+  }
+
   instanceNode(instance: string, fn: string, ts: number): number {
     const have = this.w.lookup(nodeId.instance(instance));
     if (have !== undefined) return have;

@@ -29,11 +29,12 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
     trust     TEXT,
     attrs     TEXT,
     -- Set only on edges that later evidence may rewrite (the caller link of an invocation).
-    key       TEXT UNIQUE,
+    key       TEXT,
     event_seq INTEGER
   );
   CREATE INDEX graph_edges_src_time ON graph_edges(src, time);
   CREATE INDEX graph_edges_dst_time ON graph_edges(dst, time);
+  CREATE UNIQUE INDEX graph_edges_key ON graph_edges(key) WHERE key IS NOT NULL;
 
   -- Stitching state, so updateGraph can continue where it stopped.
   CREATE TABLE graph_state (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
@@ -48,6 +49,7 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX graph_invocations_span ON graph_invocations(span_id);
   CREATE INDEX graph_invocations_parent ON graph_invocations(parent_span_id);
+  CREATE INDEX graph_invocations_trace ON graph_invocations(trace_id);
   -- Outgoing calls to other functions as each recorder saw them (proxy = confirmed).
   CREATE TABLE graph_calls (
     span_id    TEXT NOT NULL,

@@ -43,20 +43,17 @@ export class GraphWriter {
     this.writeLabel = db.prepare(`UPDATE graph_nodes SET label = ? WHERE nid = ?`);
     this.insertEdge = db.prepare(`INSERT INTO graph_edges (src, dst, relation, time, evidence, trust, attrs, key, event_seq)
                                   VALUES (@src, @dst, @relation, @time, @evidence, @trust, @attrs, @key, @seq)`);
-    this.deleteKeyed = db.prepare(`DELETE FROM graph_edges WHERE key = ?`);
+    this.deleteKeyed = db.prepare(`DELETE FROM graph_edges WHERE key = ? AND key IS NOT NULL`);
   }
 
   lookup(id: string): number | undefined {
     return this.findNode.get(id)?.nid;
   }
 
-  /** Returns the node's key, creating it if new; an existing node keeps its first label and time. */
+  /** Returns the node's key, creating it if new; an existing node keeps what it has (see mergeAttrs). */
   node(spec: NodeSpec): number {
     const have = this.findNode.get(spec.id);
-    if (have) {
-      if (spec.attrs && Object.keys(spec.attrs).length) this.mergeAttrs(have.nid, spec.attrs);
-      return have.nid;
-    }
+    if (have) return have.nid;
     const r = this.insertNode.run({
       id: spec.id, kind: spec.kind, label: spec.label, time: spec.time ?? null,
       instance: spec.instance ?? null, invocation: spec.invocation ?? null,
