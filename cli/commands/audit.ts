@@ -3,10 +3,19 @@
 //   ingest FILE --collector URL  ship an offline log to a collector as a source
 //   agent                        node-level mode: host-wide audit, events tagged with container ids
 import type { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { ENV } from '../../events/names';
+import { uuidv7 } from '../../events/ids';
 import { usToIso } from '../../events/time';
+import type { AlastorEvent } from '../../events/schema';
+import { startAuditAgent } from '../../watchdog/audit/agent';
+import { statsEvent, toSyscallEvent } from '../../watchdog/audit/emit';
 import type { AuditEvent } from '../../watchdog/audit/event';
 import { readAuditFile } from '../../watchdog/audit/file';
 import type { ReaderStats } from '../../watchdog/audit/reader';
+import { Shipper } from '../../watchdog/ship/shipper';
 
 /** The JSON-lines shape of `audit parse --json`: one object per assembled syscall event. */
 export function eventJson(ev: AuditEvent): Record<string, unknown> {
@@ -51,6 +60,29 @@ export function statsLine(file: string, s: ReaderStats): string {
   );
 }
 
+function collectorUrl(url: string | undefined): string {
+  const u = url ?? process.env[ENV.collectorUrl];
+  if (!u) throw new Error(`--collector URL (or ${ENV.collectorUrl}) is required`);
+  try {
+    return new URL(u).toString();
+  } catch {
+    throw new Error(`--collector: not a URL: "${u}"`);
+  }
+}
+
+const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Pushes events to a shipper without outrunning it, then closes it; returns the batches left undelivered. */
+async function shipAll(shipper: Shipper, events: AlastorEvent[], timeoutMs: number): Promise<number> {
+  for (let i = 0; i < events.length; i += 1000) {
+    for (const ev of events.slice(i, i + 1000)) shipper.push(ev);
+    while (shipper.snapshot().memoryBytes > 4 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
+  }
+  await shipper.close(timeoutMs);
+  return shipper.snapshot().queuedBatches;
+}
+
 export function register(program: Command): void {
   const audit = program.command('audit').description('Linux audit: parse logs offline, ship them, run the node-level agent');
 
@@ -87,5 +119,84 @@ export function register(program: Command): void {
       }
       flush();
       process.stderr.write(`alastor audit parse: ${statsLine(file, stats)}\n`);
+    });
+
+  audit
+    .command('ingest')
+    .description('Ship an offline audit log to a collector as its own source (syscall events plus a source.stats event)')
+    .argument('<file>', 'audit log')
+    .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl})`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token})`)
+    .option('--instance <id>', 'instance the events belong to (default: audit-<file name>-<id>)')
+    .option('--function <name>', 'function name to record', 'unknown')
+    .option('--timeout <ms>', 'how long to wait for delivery', '60000')
+    .action(async (file: string, o: { collector?: string; token?: string; instance?: string; function: string; timeout: string }) => {
+      const url = collectorUrl(o.collector);
+      const instance = o.instance ?? `audit-${basename(file)}-${uuidv7().slice(-12)}`;
+      const origin = { instance, function: o.function };
+      const events: AlastorEvent[] = [];
+      let stats: ReaderStats;
+      try {
+        stats = readAuditFile(file, { onEvent: (ev) => events.push(toSyscallEvent(ev, origin)) });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new Error(e.code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${e.message}`);
+      }
+      const counters: Record<string, number> = {};
+      for (const [k, v] of Object.entries(stats)) counters[`audit.${k}`] = v;
+      events.push(statsEvent(origin, counters));
+      const spoolDir = mkdtempSync(join(tmpdir(), 'alastor-ingest-'));
+      const shipper = new Shipper({ collectorUrl: url, token: o.token ?? process.env[ENV.token] ?? '', source: instance, spoolDir, log: stderrLog });
+      const left = await shipAll(shipper, events, Number(o.timeout));
+      if (left > 0) throw new Error(`${left} batch(es) not delivered to ${url}; they are kept in ${spoolDir}`);
+      rmSync(spoolDir, { recursive: true, force: true });
+      process.stderr.write(`alastor audit ingest: ${statsLine(file, stats)}\n`);
+      process.stdout.write(`shipped ${events.length - 1} syscall events from ${file} as instance ${instance}\n`);
+    });
+
+  audit
+    .command('agent')
+    .description('Node-level mode: follow the host audit log, map host pids to containers (/proc/PID/cgroup), ship syscall events')
+    .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl}); without it, JSON lines on stdout`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token})`)
+    .option('--all', 'host processes too, not only containers')
+    .option('--log <file>', 'audit log to follow (default: auditd.conf log_file)')
+    .option('--read-dirs <list>', 'comma-separated directories whose read-only opens are audited (default /tmp,/dev/shm,/var/tmp)')
+    .option('--spool-dir <dir>', 'where undelivered batches wait', join(tmpdir(), 'alastor-spool', 'audit-agent'))
+    .action(async (o: { collector?: string; token?: string; all?: boolean; log?: string; readDirs?: string; spoolDir: string }) => {
+      const url = o.collector ?? process.env[ENV.collectorUrl];
+      const source = `audit-agent-${uuidv7().slice(-12)}`;
+      const shipper = url
+        ? new Shipper({ collectorUrl: collectorUrl(url), token: o.token ?? process.env[ENV.token] ?? '', source, spoolDir: o.spoolDir, log: stderrLog })
+        : undefined;
+      const agent = await startAuditAgent({
+        all: o.all === true,
+        logPath: o.log,
+        readDirs: o.readDirs !== undefined ? o.readDirs.split(',').map((d) => d.trim()).filter(Boolean) : undefined,
+        log: stderrLog,
+        emit(ev) {
+          if (shipper) shipper.push(ev);
+          else process.stdout.write(`${JSON.stringify(ev)}\n`);
+        },
+      });
+      const origin = { instance: source, function: 'audit-agent' };
+      const reportStats = () => {
+        const counters: Record<string, number> = {};
+        for (const [k, v] of Object.entries(agent.counters())) counters[`audit.${k}`] = v;
+        shipper?.push(statsEvent(origin, counters));
+      };
+      const statsTimer = setInterval(reportStats, 30000);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          stderrLog(`audit agent: ${sig}: removing rules ${agent.key} and stopping`);
+          resolve();
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      clearInterval(statsTimer);
+      await agent.stop();
+      reportStats();
+      await shipper?.close(5000);
     });
 }
