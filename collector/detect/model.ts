@@ -31,6 +31,12 @@ export interface Hyper {
   embed: number;
   epochs: number;
   batch: number;
+  /**
+   * A distinct (window, next key) example weighs count^countPower. 1 is the plain objective (every
+   * occurrence counts); below 1 lifts rare but normal paths, which top-g must still rank (fewer
+   * false alarms); see docs/detect.md.
+   */
+  countPower: number;
   lr: number;
   clip: number;
   seed: number;
@@ -40,12 +46,13 @@ export interface Hyper {
 export const DEFAULT_HYPER: Hyper = {
   window: 10,
   topG: 9,
-  minProb: 0,
+  minProb: 0.002,
   hidden: 64,
   layers: 2,
   embed: 0,
   epochs: 12,
   batch: 32,
+  countPower: 1,
   lr: 0.005,
   clip: 5,
   seed: 1,
@@ -103,6 +110,7 @@ export class DeepLogModel {
     net.init(new Prng(hp.seed));
     const model = new DeepLogModel(vocab, hp, net, { sequences: sequences.length, examples: 0, distinctExamples: 0, loss: NaN, ...meta });
     const ex = model.examples(sequences);
+    if (hp.countPower !== 1) for (let i = 0; i < ex.counts.length; i++) ex.counts[i] = Math.pow(ex.counts[i], hp.countPower);
     model.meta.examples = ex.total;
     model.meta.distinctExamples = ex.targets.length;
     model.meta.loss = fit(net, ex, { epochs: hp.epochs, batch: hp.batch, lr: hp.lr, clip: hp.clip, seed: hp.seed, ...hooks });
@@ -249,6 +257,7 @@ function validateHyper(hp: Hyper): void {
   }
   if (!Number.isInteger(hp.embed) || hp.embed < 0) throw new Error(`hyperparameter embed must be 0 (one-hot) or a positive integer, got ${hp.embed}`);
   if (!(hp.minProb >= 0 && hp.minProb < 1)) throw new Error(`hyperparameter minProb must be in [0, 1), got ${hp.minProb}`);
+  if (!(hp.countPower >= 0 && hp.countPower <= 1)) throw new Error(`hyperparameter countPower must be in [0, 1], got ${hp.countPower}`);
   if (!(hp.lr > 0)) throw new Error(`hyperparameter lr must be positive, got ${hp.lr}`);
   if (!Number.isInteger(hp.seed)) throw new Error(`seed must be an integer, got ${hp.seed}`);
 }
