@@ -9,7 +9,7 @@ import { lockPresent } from './lock';
 import { log } from './logging';
 import type { HttpMetrics } from './metrics';
 import type { FunctionMode } from './modes/types';
-import { noopScope, type Observer } from './observer';
+import { noopScope, type InvocationScope, type Observer } from './observer';
 
 const EX = Symbol('exchange');
 const OWNER = Symbol('owner');
@@ -40,7 +40,8 @@ export class WatchdogServer {
     if (cfg.readTimeoutMs > 0) {
       (this.http as unknown as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.max(100, Math.min(1000, cfg.readTimeoutMs / 4));
     }
-    this.http.keepAliveTimeout = 65_000;
+    // Go's http.Server keeps idle connections for ReadTimeout when no IdleTimeout is set.
+    this.http.keepAliveTimeout = cfg.readTimeoutMs > 0 ? cfg.readTimeoutMs : 5000;
   }
 
   attach(mode: FunctionMode, metrics: HttpMetrics): void {
@@ -99,15 +100,23 @@ export class WatchdogServer {
       res.end(`Concurrent request limit exceeded. Max concurrent requests: ${this.cfg.maxInflight}\n`);
       return;
     }
-    const scope = this.observing
-      ? this.observer.begin({ method: req.method ?? 'GET', url, headers: req.headers, remoteAddress: req.socket.remoteAddress })
-      : noopScope;
+    const scope = this.observing ? this.begin(req, url) : noopScope;
     const ex = new Exchange(req, res, scope, t0, url);
     tracked[EX] = ex;
     tracked[OWNER] = this;
     res.once('close', onResponseClose);
     this.mode.serve(ex);
   };
+
+  /** Provenance must never fail a request: a throwing observer leaves this one unobserved. */
+  private begin(req: IncomingMessage, url: string): InvocationScope {
+    try {
+      return this.observer.begin({ method: req.method ?? 'GET', url, headers: req.headers, remoteAddress: req.socket.remoteAddress });
+    } catch (err) {
+      log(`provenance: begin failed: ${(err as Error).message}`);
+      return noopScope;
+    }
+  }
 
   /** @internal called once per function request when its response closes. */
   closed(res: TrackedResponse): void {
@@ -119,7 +128,11 @@ export class WatchdogServer {
     }
     const status = res.statusCode;
     this.metrics.record(ex.req.method ?? 'GET', status, (performance.now() - ex.t0) / 1000);
-    ex.scope.end(ex.error === undefined ? { status } : { status, error: ex.error });
+    try {
+      ex.scope.end(ex.error === undefined ? { status } : { status, error: ex.error });
+    } catch (err) {
+      log(`provenance: end failed: ${(err as Error).message}`);
+    }
     this.done();
   }
 

@@ -8,7 +8,7 @@ import { startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '../support
 import { FIXTURES, NODE, pidAlive, send, sleep, waitUntil } from '../support/watchdog-fixtures';
 
 const ENV_JS = `${NODE} ${join(FIXTURES, 'env.js')}`;
-const BEHAVIOURS_JS = `${NODE} ${join(FIXTURES, 'fork-behaviours.js')}`;
+const BEHAVIOURS_SH = `sh ${join(FIXTURES, 'fork-behaviours.sh')}`;
 
 afterAll(stopAllWatchdogs);
 
@@ -68,7 +68,7 @@ describe('fork mode behaviours', () => {
   let serializing: WatchdogHandle;
   const pidfile = join(tmpdir(), `fwd-fork-${process.pid}-${Date.now()}`);
   beforeAll(async () => {
-    const env = { fprocess: BEHAVIOURS_JS, exec_timeout: '2s', FIXTURE_PIDFILE: pidfile, content_type: 'text/plain' };
+    const env = { fprocess: BEHAVIOURS_SH, exec_timeout: '2s', FIXTURE_PIDFILE: pidfile, content_type: 'text/plain' };
     [streaming, serializing] = await Promise.all([
       startWatchdog({ env: { ...env, mode: 'streaming' } }),
       startWatchdog({ env: { ...env, mode: 'serializing', prefix_logs: 'false' } }),
@@ -80,7 +80,7 @@ describe('fork mode behaviours', () => {
   });
 
   test('streaming: output reaches the caller while the process still runs', async () => {
-    const r = await send(`${streaming.url}/drip?gap=700`);
+    const r = await send(`${streaming.url}/drip?gap=0.7`);
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('text/plain');
     expect(r.body.toString()).toBe('first\nsecond\n');
@@ -89,7 +89,7 @@ describe('fork mode behaviours', () => {
   });
 
   test('serializing: output is sent in one piece once the process exits, with Content-Length', async () => {
-    const r = await send(`${serializing.url}/drip?gap=300`);
+    const r = await send(`${serializing.url}/drip?gap=0.3`);
     expect(r.body.toString()).toBe('first\nsecond\n');
     expect(r.headers['content-length']).toBe('13');
   });
@@ -133,7 +133,7 @@ describe('fork mode options', () => {
   test('log_buffer_size splits long lines; ready_path runs the function at that path', async () => {
     const readyFile = join(tmpdir(), `fwd-ready-fork-${process.pid}-${Date.now()}`);
     const wd = await startWatchdog({
-      env: { mode: 'streaming', fprocess: BEHAVIOURS_JS, log_buffer_size: '20', prefix_logs: 'false', ready_path: '/ready', FIXTURE_READY_FILE: readyFile },
+      env: { mode: 'streaming', fprocess: BEHAVIOURS_SH, log_buffer_size: '20', prefix_logs: 'false', ready_path: '/ready', FIXTURE_READY_FILE: readyFile },
     });
     try {
       await send(`${wd.url}/logs`);
@@ -148,7 +148,7 @@ describe('fork mode options', () => {
   });
 
   test('write_timeout cuts a response that runs too long when exec_timeout is off', async () => {
-    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_JS, exec_timeout: '0', write_timeout: '1' } });
+    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_SH, exec_timeout: '0', write_timeout: '1' } });
     try {
       const t0 = Date.now();
       const outcome = await send(`${wd.url}/slow-output`).then(
@@ -165,7 +165,7 @@ describe('fork mode options', () => {
 
   test('the caller going away kills the running process group (no exec_timeout needed)', async () => {
     const pidfile = join(tmpdir(), `fwd-away-${process.pid}-${Date.now()}`);
-    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_JS, exec_timeout: '0', FIXTURE_PIDFILE: pidfile } });
+    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_SH, exec_timeout: '0', FIXTURE_PIDFILE: pidfile } });
     try {
       const req = request(`${wd.url}/hang`, { agent: false });
       req.on('error', () => {});
@@ -189,8 +189,8 @@ describe('fork mode options', () => {
   });
 
   test('SIGTERM in a fork mode drains the running request and exits 0', async () => {
-    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_JS } });
-    const r = send(`${wd.url}/drip?gap=800`);
+    const wd = await startWatchdog({ env: { mode: 'streaming', fprocess: BEHAVIOURS_SH } });
+    const r = send(`${wd.url}/drip?gap=0.8`);
     await sleep(300);
     process.kill(wd.pid, 'SIGTERM');
     expect((await r).body.toString()).toBe('first\nsecond\n');
