@@ -22,5 +22,4 @@ test('trained on normal HDFS sessions, it separates held-out normal from abnorma
   expect(fpr).toBeLessThan(0.05);
   expect(recall).toBeGreaterThan(0.8);
   expect(recall).toBeGreaterThan(10 * fpr);
-
 }, 60000);

@@ -156,7 +156,7 @@ describe('fork mode options', () => {
         (e: Error) => `cut: ${e.message}`,
       );
       expect(outcome).toMatch(/^cut/);
-      expect(Date.now() - t0).toBeLessThan(1900);
+      expect(Date.now() - t0).toBeLessThan(4000); // the function alone runs 5 s
       await wd.waitForLog(/write_timeout exceeded/);
     } finally {
       await wd.stop();

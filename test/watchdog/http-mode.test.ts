@@ -205,7 +205,7 @@ describe('http mode limits and failures', () => {
   });
 
   test('SIGTERM: unhealthy at once, in-flight request completes, upstream stopped, exit 0', async () => {
-    const wd = await httpWatchdog({ healthcheck_interval: '5s' });
+    const wd = await httpWatchdog({ healthcheck_interval: '20s' });
     const upstreamPid = Number((await send(`${wd.url}/pid`)).body.toString());
     expect(pidAlive(upstreamPid)).toBe(true);
     const inflight = send(`${wd.url}/slow?ms=1200`);
@@ -219,16 +219,16 @@ describe('http mode limits and failures', () => {
     const exit = await wd.exited;
     expect(exit.code).toBe(0);
     // Drained as soon as the request finished, well before healthcheck_interval.
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(Date.now() - t0).toBeLessThan(10000);
     expect(pidAlive(upstreamPid)).toBe(false);
-    expect(wd.logs()).toMatch(/SIGTERM: no new connections in 5s/);
+    expect(wd.logs()).toMatch(/SIGTERM: no new connections in 20s/);
     expect(wd.logs()).toMatch(/upstream got SIGTERM/);
     await wd.stop();
   });
 
   test('SIGTERM: draining stops after healthcheck_interval even if a request is still running', async () => {
     const wd = await httpWatchdog({ healthcheck_interval: '500ms' });
-    const stuck = send(`${wd.url}/slow?ms=10000`).then(
+    const stuck = send(`${wd.url}/slow?ms=20000`).then(
       (r) => r.status,
       () => 'reset',
     );
@@ -237,7 +237,7 @@ describe('http mode limits and failures', () => {
     process.kill(wd.pid, 'SIGTERM');
     const exit = await wd.exited;
     expect(exit.code).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(Date.now() - t0).toBeLessThan(10000);
     expect(await stuck).toBe('reset');
     await wd.stop();
   });
