@@ -43,3 +43,12 @@ export function rebuildGraph(db: DB): { events: number } {
 }
 
 export type { Graph, GraphEdge, GraphNode, NodeKind, Relation, Evidence, Trust } from './model';
+
+// The library API the demo, `alastor investigate` and the CLI share (no shelling out).
+export { traceBack, traceForward, type TraceOptions, type TraceResult } from './trace';
+export { select } from './select';
+export { showInvocations, tracingView, subgraph } from './views';
+export { reduce, parseRules, DEFAULT_RULES, type ReductionRules, type ReductionStats } from './reduce';
+export { loadGraph } from './read';
+export { walkGraph } from './walk';
+export { nodeId } from './model';
