@@ -7,6 +7,7 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { startAttacker } from '../../examples/hello-retail/attacker/server.mjs';
 import { runWorkload } from '../../examples/hello-retail/load.mjs';
+import Database from 'better-sqlite3';
 import { openStore } from '../../collector/store/open';
 import { updateGraph } from '../../collector/graph/index';
 import { toHtml } from '../../collector/export/html';
@@ -46,6 +47,25 @@ function parseArgs(argv: string[], root: string): Args {
 const time = (us: number) => new Date(Math.floor(us / 1000)).toISOString().replace('T', ' ').replace('Z', ' UTC');
 const short = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
 const who = (i?: InvocationInfo) => (i ? `${i.function} invocation ${i.invocation} (#${i.seq} on instance ${i.instance}) at ${time(i.startUs)}` : '(unknown invocation)');
+
+/** Polls the store (read-only, beside the running collector) for a connect to the attacker's port. */
+async function waitForConnect(dbFile: string, port: number, sinceUs: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const store = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    const q = store.prepare<[number, number], { n: number }>(
+      `SELECT count(*) AS n FROM events WHERE kind = 'syscall' AND ts >= ?
+         AND json_extract(body, '$.syscall') = 'connect' AND json_extract(body, '$.sockaddr.port') = ?`,
+    );
+    while (Date.now() < deadline) {
+      if ((q.get(sinceUs, port)?.n ?? 0) > 0) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+  } finally {
+    store.close();
+  }
+}
 
 export async function main(argv: string[]): Promise<void> {
   const root = findRoot(__dirname);
@@ -101,6 +121,12 @@ export async function main(argv: string[]): Promise<void> {
     say(`   sent ${workload.sent} requests (${Object.entries(workload.statuses).map(([k, v]) => `${v}x HTTP ${k}`).join(', ')})`);
     if (!attacker.stolen.length) throw new Error('the attack did not reach the attacker: nothing was exfiltrated (see the function logs)');
     say(`   the attacker received ${attacker.stolen[0].bytes} bytes: the credit-card table`);
+    if (audit.on) {
+      // The audit tailer follows auditd's log a little behind real time: wait until the collector
+      // holds the exfiltration connect before the stack stops (stopping drains the rest).
+      const seen = await waitForConnect(db, attacker.port, (workload.attack.two?.at ?? Date.now()) * 1000, 20000);
+      say(seen ? '   the collector has the exfiltration connect from the audit layer' : '   (the audit layer has not delivered the exfiltration connect within 20 s; going on)');
+    }
     say();
     say('3. Stopping the stack: every watchdog flushes its events to the collector');
   } catch (e) {
