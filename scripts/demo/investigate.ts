@@ -2,9 +2,7 @@
 // backward (collector/graph traceBack), and put the answer into words and into the JSON the
 // `--json` mode prints. Also the trace-only view: what a distributed tracer alone would show.
 import type { DB } from '../../collector/store/open';
-import { select } from '../../collector/graph/select';
-import { traceBack, type TraceResult } from '../../collector/graph/trace';
-import type { GraphNode } from '../../collector/graph/model';
+import { select, traceBack, type GraphNode, type TraceResult } from '../../collector/graph/index';
 
 export interface Step {
   kind: string;
