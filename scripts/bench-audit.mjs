@@ -5,7 +5,13 @@
 // every event fully decoded: argv, paths, sockaddr, proctitle), `ausearch -i -if FILE` and
 // `ausearch --raw -if FILE`. Ratios are what matter; the machine is shared.
 //
-//   node scripts/bench-audit.mjs [--lines 340000] [--keep FILE]
+//   node scripts/bench-audit.mjs [--lines 340000] [--rounds 3] [--keep FILE] [--rules] [--watchdog]
+//
+// --rules     also the kernel-side cost of the rules on a syscall-heavy workload: no rules, our
+//             rules without read auditing, our rules with reads under /tmp,/dev/shm,/var/tmp
+//             (needs root and auditd; rules under a key of their own, removed at the end)
+// --watchdog  also fwatchdog throughput with provenance on vs provenance + ALASTOR_AUDIT=on
+//             (scripts/bench-watchdog.mjs, trivial upstream and one that writes a /tmp file per request)
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,10 +29,14 @@ const sample = join(root, '..', 'shared', 'testdata', 'audit', 'planted-file-sce
 
 // The parser, bundled once from the sources (no dependency on dist/ being fresh).
 const dir = mkdtempSync(join(tmpdir(), 'bench-audit-'));
-const lib = join(dir, 'reader.cjs');
-await build({ entryPoints: [join(root, 'watchdog/audit/file.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: lib, logLevel: 'warning' });
+const lib = join(dir, 'audit.cjs');
+await build({
+  stdin: { contents: "export * from './watchdog/audit/file'; export * from './watchdog/audit/rules';", resolveDir: root, loader: 'ts' },
+  bundle: true, platform: 'node', format: 'cjs', outfile: lib, logLevel: 'warning',
+});
 const { createRequire } = await import('node:module');
-const { readAuditFile } = createRequire(import.meta.url)(lib);
+const audit = createRequire(import.meta.url)(lib);
+const { readAuditFile } = audit;
 
 // ---- generate ----
 const NAMES = { 59: 'execve', 257: 'openat', 435: 'clone3', 56: 'clone', 58: 'vfork', 49: 'bind', 82: 'rename', 87: 'unlink', 42: 'connect', 288: 'accept4' };
@@ -123,4 +133,86 @@ if (have) {
   const [ourMs, iMs, rawMs] = rows.map((r) => r[1]);
   console.log(`ratio: ausearch -i / ours = ${(iMs / ourMs).toFixed(2)}x, ausearch --raw / ours = ${(rawMs / ourMs).toFixed(2)}x (above 1: we are faster)`);
 }
+
+// ---- rules: what auditing costs the audited processes ----
+if (process.argv.includes('--rules')) {
+  const workload = join(dir, 'workload.js');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    workload,
+    `const fs = require('fs'); const N = 20000;
+const t = () => Number(process.hrtime.bigint()) / 1e3;
+const tmpFile = '${dir}/read-me'; fs.writeFileSync(tmpFile, 'x');
+const r = {};
+let s = t(); for (let i = 0; i < N; i++) fs.closeSync(fs.openSync('/etc/hostname', 'r')); r.readElsewhere = (t() - s) / N;
+s = t(); for (let i = 0; i < N; i++) fs.closeSync(fs.openSync(tmpFile, 'r')); r.readTmp = (t() - s) / N;
+s = t(); for (let i = 0; i < N / 4; i++) { fs.writeFileSync('${dir}/w' + (i % 10), 'y'); } r.writeTmp = (t() - s) / (N / 4);
+process.stdout.write(JSON.stringify(r));`,
+  );
+  const runWorkload = () => JSON.parse(spawnSync(process.execPath, [workload], { encoding: 'utf8' }).stdout);
+  const key = audit.makeKey();
+  const variants = [
+    ['no rules', null],
+    ['our rules, no read auditing', []],
+    ['our rules + reads under /tmp,/dev/shm,/var/tmp', undefined],
+  ];
+  const results = [];
+  try {
+    for (const [name, readDirs] of variants) {
+      if (readDirs !== null) await audit.installRules(audit.ruleSpecs({ key, readDirs }));
+      const best = { readElsewhere: Infinity, readTmp: Infinity, writeTmp: Infinity };
+      for (let i = 0; i < 3; i++) for (const [k, v] of Object.entries(runWorkload())) best[k] = Math.min(best[k], v);
+      results.push([name, best]);
+      if (readDirs !== null) await audit.removeRules(key);
+    }
+  } finally {
+    await audit.removeRules(key).catch(() => undefined);
+  }
+  console.log('\nper-syscall cost seen by the audited process (best of 3, microseconds per call):');
+  console.log(`${''.padEnd(48)} ${'open+close /etc'.padStart(16)} ${'open+close /tmp'.padStart(16)} ${'write file /tmp'.padStart(16)}`);
+  for (const [name, r] of results) {
+    console.log(`${name.padEnd(48)} ${r.readElsewhere.toFixed(2).padStart(16)} ${r.readTmp.toFixed(2).padStart(16)} ${r.writeTmp.toFixed(2).padStart(16)}`);
+  }
+}
+
+// ---- fwatchdog throughput with the audit tailer on ----
+if (process.argv.includes('--watchdog')) {
+  const { runWatchdogBench, startFwatchdog } = await import('./bench-watchdog.mjs');
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const col = spawn(process.execPath, [join(root, 'dist', 'alastor.js'), 'collector', '--db', join(dir, 'store.db'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    col.stdout.on('data', (b) => {
+      out += b;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    col.once('exit', (c) => reject(new Error(`collector exited (${c})`)));
+  });
+  const fileUpstream = join(dir, 'file-upstream.js');
+  writeFileSync(
+    fileUpstream,
+    `const http = require('node:http'); const fs = require('node:fs'); let n = 0;
+http.createServer((req, res) => { req.resume(); fs.writeFileSync('${dir}/up-' + (n++ % 16), 'x'); res.end('ok\\n'); })
+  .listen(Number(process.env.UPSTREAM_PORT), '127.0.0.1');`,
+  );
+  const prov = { ALASTOR_COLLECTOR_URL: url, ALASTOR_SPOOL_DIR: join(dir, 'spool'), ALASTOR_FUNCTION: 'bench' };
+  const withFile = (ctx) => ({ ...ctx, upstreamScript: fileUpstream });
+  try {
+    await runWatchdogBench({
+      durationSec: Number(arg('--duration', 3)),
+      reference: false,
+      scenarios: [
+        { name: 'provenance on', start: (ctx) => startFwatchdog(ctx, prov) },
+        { name: 'provenance + audit', start: (ctx) => startFwatchdog(ctx, { ...prov, ALASTOR_AUDIT: 'on' }) },
+        { name: 'prov, upstream writes a file', start: (ctx) => startFwatchdog(withFile(ctx), prov) },
+        { name: 'prov + audit, writes a file', start: (ctx) => startFwatchdog(withFile(ctx), { ...prov, ALASTOR_AUDIT: 'on' }) },
+      ],
+    });
+  } finally {
+    col.kill('SIGTERM');
+  }
+}
+
 if (!process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
