@@ -43,7 +43,7 @@ export function printTrace(r: TraceResult): string {
     r.path.forEach((id, i) => {
       const e = i > 0 ? rel.get(`${r.path![i - 1]}|${id}`) : undefined;
       const how = e ? `  <-${e.relation}${e.trust ? ` (${e.trust})` : ''}- ` : '  ';
-      lines.push(`${'  '.repeat(Math.min(i, 12))}${i ? how.trimStart() : ''}${name(id)}`);
+      lines.push(`${'  '.repeat(Math.min(i, 12) + 1)}${i ? how.trimStart() : ''}${name(id)}`);
     });
   }
   if (r.roots) {

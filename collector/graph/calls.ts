@@ -37,7 +37,7 @@ export function onInvocationStart(c: Context, e: InvocationStartEvent): void {
   const wf = c.w.node({ id: nodeId.workflow(e.traceId), kind: 'workflow', label: `trace ${e.traceId.slice(0, 8)}`, time: e.ts, attrs: { traceId: e.traceId } });
   c.w.edge({ src: inv, dst: wf, relation: 'wasInfluencedBy', time: e.ts, evidence: 'watchdog', attrs: { role: 'member' } });
   const req = c.w.node({
-    id: nodeId.request(e.invocation), kind: 'request', label: `${e.method} ${e.path}`, time: e.ts, instance: e.instance, invocation: e.invocation,
+    id: nodeId.request(e.invocation), kind: 'request', label: `${e.method} ${e.path} -> ${e.function}`, time: e.ts, instance: e.instance, invocation: e.invocation,
     attrs: { method: e.method, path: e.path, function: e.function, callId: e.callId, forwardedFor: e.forwardedFor, traceparent: e.traceparentIn },
   });
   c.w.edge({ src: inv, dst: req, relation: 'used', time: e.ts, evidence: 'watchdog' });

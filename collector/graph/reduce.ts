@@ -4,20 +4,20 @@
 //    the node they point to has no backward edge with a time between the merged ones. A backward walk
 //    that reached `to` through any of them then enters it at a time from which exactly the same
 //    edges are eligible, so every backward-trace answer (the nodes and roots reached) is unchanged.
-// 2. prune: reads (used) of files under immutable runtime paths (node_modules, /usr, /lib, the
-//    template) are dropped, with the file nodes left isolated, provided the file version was never
+// 2. prune: reads (used) of files under immutable runtime paths (any node_modules, /usr, /lib, the
+//    template; a rule is a prefix, or '*fragment' found anywhere) are dropped, with the file nodes left isolated, provided the file version was never
 //    written in the graph (a planted file in node_modules is kept). They are leaves of every walk.
 import type { Graph, GraphEdge } from './model';
 
 export interface ReductionRules {
   merge: boolean;
-  /** Path prefixes whose never-written files are pruned when only read. */
+  /** Path prefixes ('*fragment' = anywhere in the path) whose never-written files are pruned when only read. */
   prune: string[];
 }
 
 export const DEFAULT_RULES: ReductionRules = {
   merge: true,
-  prune: ['/usr/', '/lib/', '/lib64/', '/bin/', '/sbin/', '/etc/ld.so.cache', '/proc/', '/sys/', '/dev/', '/home/app/node_modules/', '/home/app/function/node_modules/', '/home/app/index.js', '/home/app/package.json', '/home/app/alastor-otel.js'],
+  prune: ['*/node_modules/', '/usr/', '/lib/', '/lib64/', '/bin/', '/sbin/', '/etc/ld.so.cache', '/proc/', '/sys/', '/dev/', '/home/app/node_modules/', '/home/app/function/node_modules/', '/home/app/index.js', '/home/app/package.json', '/home/app/alastor-otel.js'],
 };
 
 export interface ReductionStats { nodesBefore: number; edgesBefore: number; nodesAfter: number; edgesAfter: number; merged: number; pruned: number }
@@ -39,12 +39,13 @@ export function parseRules(text: string): ReductionRules {
 export function reduce(g: Graph, rules: ReductionRules = DEFAULT_RULES): { graph: Graph; stats: ReductionStats } {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const written = new Set(g.edges.filter((e) => e.relation === 'wasGeneratedBy').map((e) => e.from));
-  const isNodeModules = (p: string) => p.includes('/node_modules/');
+  // A rule is a path prefix, or with a leading '*' a fragment found anywhere in the path.
+  const matches = (p: string, rule: string) => (rule.startsWith('*') ? p.includes(rule.slice(1)) : p.startsWith(rule));
   const prunable = (id: string) => {
     const n = byId.get(id);
     if (!n || n.kind !== 'file' || written.has(id)) return false;
     const p = String(n.attributes.path ?? '');
-    return isNodeModules(p) || rules.prune.some((x) => p.startsWith(x));
+    return rules.prune.some((x) => matches(p, x));
   };
   let pruned = 0;
   let edges = g.edges.filter((e) => {
