@@ -146,6 +146,22 @@ describe('http mode limits and failures', () => {
     }
   });
 
+  test('http_buffer_req_body: a chunked request reaches the upstream with a Content-Length instead', async () => {
+    const wd = await httpWatchdog({ http_buffer_req_body: 'true' });
+    try {
+      async function* body() {
+        yield Buffer.from('hello ');
+        yield Buffer.from('world');
+      }
+      const seen = JSON.parse((await send(`${wd.url}/upload`, { method: 'POST', body: body() })).body.toString());
+      expect(seen.length).toBe(11);
+      expect(seen.headers['content-length']).toBe('11');
+      expect(seen.headers['transfer-encoding']).toBeUndefined();
+    } finally {
+      await wd.stop();
+    }
+  });
+
   test('max_inflight: requests over the limit get 429 and /_/ready reports 429 while full', async () => {
     const wd = await httpWatchdog({ max_inflight: '1' });
     try {
