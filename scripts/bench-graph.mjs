@@ -12,7 +12,7 @@
 //
 //   node scripts/bench-graph.mjs [--edges 1000000] [--runs 21] [--keep DIR]
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -82,6 +82,8 @@ function invocation(fn, parent, body) {
   if (i.seq === 1 || i.seq % 50 === 0) sys({ syscall: 'openat', paths: [{ name: '/tmp/cache.json', nametype: i.seq === 1 ? 'CREATE' : 'NORMAL', inode: 1000 }], write: true });
   else sys({ syscall: 'openat', paths: [{ name: '/tmp/cache.json', nametype: 'NORMAL', inode: 1000 }] });
   for (const lib of ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/etc/ld.so.cache']) sys({ syscall: 'openat', write: false, paths: [{ name: lib, nametype: 'NORMAL', inode: 7 }] });
+  // The same data file read three times (merged by reduction), and module loads (pruned).
+  for (let k = 0; k < 3; k++) sys({ syscall: 'openat', write: false, paths: [{ name: '/var/lib/hello-retail/prices.json', nametype: 'NORMAL', inode: 31 }] });
   for (let k = 0; k < 3; k++) emit({ kind: 'app.module', ...base, path: `/home/app/node_modules/lib${k % 2}/index.js`, external: false });
   sys({ syscall: 'connect', exit: 0, sockaddr: { family: 'inet', address: '127.0.0.1', port: 9000 } });
   body?.(inv, base, sys);
@@ -119,10 +121,14 @@ function workflow(n) {
 const target = { workflows: 2000 };
 let done = 0;
 let stitchMs = 0, stitched = 0;
+let stitchCpu = 0;
 const stitch = () => {
   flush();
   const t = performance.now();
+  const c = process.cpuUsage();
   stitched += updateGraph(db).events;
+  const d = process.cpuUsage(c);
+  stitchCpu += (d.user + d.system) / 1000;
   stitchMs += performance.now() - t;
 };
 const edgeCount = () => db.prepare('SELECT count(*) AS n FROM graph_edges').get().n;
@@ -139,26 +145,31 @@ const nEdges = edgeCount();
 const nNodes = db.prepare('SELECT count(*) AS n FROM graph_nodes').get().n;
 const invocations = db.prepare(`SELECT count(*) AS n FROM graph_nodes WHERE kind = 'invocation'`).get().n;
 console.log(`graph: ${nNodes} nodes, ${nEdges} edges, ${invocations} invocations in ${target.workflows} workflows, from ${stitched} events`);
-console.log(`stitching: ${Math.round(stitched / (stitchMs / 1000))} events/s (${(stitchMs / 1000).toFixed(1)} s)`);
+console.log(`stitching: ${Math.round(stitched / (stitchMs / 1000))} events/s wall (${(stitchMs / 1000).toFixed(1)} s), ${Math.round(stitched / (stitchCpu / 1000))} events/s of CPU time; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
 
 function timeTrace(sel) {
   traceBack(db, sel); // warm the page cache and statements
   const ms = [];
+  const cpu = [];
   let r;
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
+    const c = process.cpuUsage();
     r = traceBack(db, sel);
+    const d = process.cpuUsage(c);
     ms.push(performance.now() - t);
+    cpu.push((d.user + d.system) / 1000);
   }
   ms.sort((a, b) => a - b);
-  return { median: ms[Math.floor(ms.length / 2)], max: ms[ms.length - 1], r };
+  cpu.sort((a, b) => a - b);
+  return { median: ms[Math.floor(ms.length / 2)], max: ms[ms.length - 1], cpu: cpu[Math.floor(cpu.length / 2)], r };
 }
 const attack = timeTrace(exfilSock);
 const reachedPlanter = attack.r.nodes.some((n) => n.id === `inv:${planted}`);
-console.log(`backward trace from the exfiltration connection: ${attack.r.nodes.length} nodes, ${attack.r.edges.length} edges, ${attack.r.roots.length} roots, reaches the planting invocation: ${reachedPlanter}; median ${attack.median.toFixed(1)} ms, max ${attack.max.toFixed(1)} ms over ${runs} runs`);
+console.log(`backward trace from the exfiltration connection: ${attack.r.nodes.length} nodes, ${attack.r.edges.length} edges, ${attack.r.roots.length} roots, reaches the planting invocation: ${reachedPlanter}; median ${attack.median.toFixed(1)} ms wall (${attack.cpu.toFixed(1)} ms CPU), max ${attack.max.toFixed(1)} ms over ${runs} runs; load average ${loadavg()[0].toFixed(1)}`);
 const newest = db.prepare(`SELECT id FROM graph_nodes WHERE kind = 'file' AND instance = 'authorize-cc-1' AND json_extract(attrs, '$.path') = '/tmp/cache.json' ORDER BY nid DESC LIMIT 1`).get().id;
 const deep = timeTrace(newest);
-console.log(`deep backward trace from the newest /tmp/cache.json of a busy instance: ${deep.r.nodes.length} nodes, ${deep.r.edges.length} edges; median ${deep.median.toFixed(1)} ms, max ${deep.max.toFixed(1)} ms`);
+console.log(`deep backward trace from the newest /tmp/cache.json of a busy instance: ${deep.r.nodes.length} nodes, ${deep.r.edges.length} edges; median ${deep.median.toFixed(1)} ms wall (${deep.cpu.toFixed(1)} ms CPU), max ${deep.max.toFixed(1)} ms`);
 
 const t0 = performance.now();
 const g = loadGraph(db);

@@ -28,15 +28,26 @@ export function loadGraph(db: DB): Graph {
   return { nodes, edges };
 }
 
-/** Nodes by key, in chunks to stay under SQLite's parameter limit. */
-export function nodesByNid(db: DB, nids: Iterable<number>): GraphNode[] {
-  return chunked([...nids], (part) =>
-    db.prepare<number[], NodeRow>(`SELECT nid, id, kind, label, time, attrs FROM graph_nodes WHERE nid IN (${part.map(() => '?').join(',')}) ORDER BY nid`).all(...part).map(toNode));
+/** Nodes by key, in chunks to stay under SQLite's parameter limit; fills idOf (key -> id) when given. */
+export function nodesByNid(db: DB, nids: Iterable<number>, idOf?: Map<number, string>): GraphNode[] {
+  return chunked([...nids].sort((a, b) => a - b), (part) =>
+    db.prepare<number[], NodeRow>(`SELECT nid, id, kind, label, time, attrs FROM graph_nodes WHERE nid IN (${part.map(() => '?').join(',')}) ORDER BY nid`).all(...part).map((r) => {
+      idOf?.set(r.nid, r.id);
+      return toNode(r);
+    }));
 }
 
 export function edgesByEid(db: DB, eids: Iterable<number>): GraphEdge[] {
   return chunked([...eids].sort((a, b) => a - b), (part) =>
     db.prepare<number[], EdgeRow>(`SELECT ${EDGE_COLS} WHERE e.eid IN (${part.map(() => '?').join(',')}) ORDER BY e.eid`).all(...part).map(toEdge));
+}
+
+/** Edges by key when both ends are already known (idOf from nodesByNid): no joins. */
+export function edgesByEidKnown(db: DB, eids: Iterable<number>, idOf: Map<number, string>): GraphEdge[] {
+  type Raw = Omit<EdgeRow, 'src' | 'dst'> & { src: number; dst: number };
+  return chunked([...eids].sort((a, b) => a - b), (part) =>
+    db.prepare<number[], Raw>(`SELECT eid, src, dst, relation, time, evidence, trust, attrs FROM graph_edges WHERE eid IN (${part.map(() => '?').join(',')}) ORDER BY eid`).all(...part)
+      .map((r) => toEdge({ ...r, src: idOf.get(r.src)!, dst: idOf.get(r.dst)! })));
 }
 
 /** Every edge touching one of the nodes, and the nodes at their other ends. */

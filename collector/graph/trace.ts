@@ -3,7 +3,7 @@
 // long-lived process therefore contributes only what it did before (or after) the moment that
 // matters, which keeps traces small and true to causality.
 import type { DB } from '../store/open';
-import { nodesByNid, edgesByEid } from './read';
+import { nodesByNid, edgesByEidKnown } from './read';
 import { select } from './select';
 import { STRUCTURAL, type Graph } from './model';
 
@@ -32,7 +32,7 @@ export interface TraceResult extends Graph {
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const STRUCT_SQL = [...STRUCTURAL].map((r) => `'${r}'`).join(',');
 
-interface Step { eid: number; next: number; time: number; kind: string; trust: string | null }
+interface Step { eid: number; next: number; time: number; trust: string | null }
 
 export function traceBack(db: DB, selector: string | number[], opts: TraceOptions = {}): TraceResult {
   return walk(db, selector, opts, 'backward');
@@ -49,23 +49,22 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
   const until = opts.until ?? NO_LIMIT;
   const maxDepth = opts.depth ?? Infinity;
   const stmt = back
-    ? db.prepare<[number, number, number], Step>(`SELECT e.eid, e.dst AS next, e.time, n.kind, e.trust FROM graph_edges e JOIN graph_nodes n ON n.nid = e.dst
-        WHERE e.src = ? AND e.time <= ? AND e.time >= ? AND e.relation NOT IN (${STRUCT_SQL})`)
-    : db.prepare<[number, number, number], Step>(`SELECT e.eid, e.src AS next, e.time, n.kind, e.trust FROM graph_edges e JOIN graph_nodes n ON n.nid = e.src
-        WHERE e.dst = ? AND e.time >= ? AND e.time <= ? AND e.relation NOT IN (${STRUCT_SQL})`);
-  const kindOf = db.prepare<[number], { kind: string }>(`SELECT kind FROM graph_nodes WHERE nid = ?`);
+    ? db.prepare<[number, number, number], Step>(`SELECT eid, dst AS next, time, trust FROM graph_edges
+        WHERE src = ? AND time <= ? AND time >= ? AND relation NOT IN (${STRUCT_SQL})`)
+    : db.prepare<[number, number, number], Step>(`SELECT eid, src AS next, time, trust FROM graph_edges
+        WHERE dst = ? AND time >= ? AND time <= ? AND relation NOT IN (${STRUCT_SQL})`);
+  // Remote endpoints end a walk; there are few of them, so their keys are read once.
+  const remotes = new Set(db.prepare<[], { nid: number }>(`SELECT nid FROM graph_nodes WHERE kind = 'remote'`).all().map((r) => r.nid));
 
   // bound per node: the latest (backward) or earliest (forward) time it was entered at.
   const bound = new Map<number, number>();
   const depth = new Map<number, number>();
   const via = new Map<number, number>(); // first discovery, for paths: node -> previous node
-  const kinds = new Map<number, string>();
   const edges = new Set<number>();
   let queue: number[] = [];
   for (const s of starts) {
     bound.set(s, back ? until : since);
     depth.set(s, 0);
-    kinds.set(s, kindOf.get(s)?.kind ?? '?');
     queue.push(s);
   }
   const startSet = new Set(starts);
@@ -75,7 +74,7 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
       const d = depth.get(n)!;
       if (d >= maxDepth) continue;
       // Remote endpoints are outside the platform: the walk ends there (they are roots).
-      if (kinds.get(n) === 'remote' && !startSet.has(n)) continue;
+      if (remotes.has(n) && !startSet.has(n)) continue;
       const b = bound.get(n)!;
       const rows = back ? stmt.all(n, b, since) : stmt.all(n, b, until);
       for (const r of rows) {
@@ -86,7 +85,6 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
         if (have === undefined) {
           via.set(m, n);
           depth.set(m, d + 1);
-          kinds.set(m, r.kind);
         } else if (back ? r.time <= have : r.time >= have) continue;
         bound.set(m, r.time);
         next.push(m);
@@ -94,11 +92,9 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
     }
     queue = [...new Set(next)];
   }
-  const nodes = nodesByNid(db, bound.keys());
-  const result: TraceResult = { direction, start: [], nodes, edges: edgesByEid(db, edges) };
   const idOf = new Map<number, string>();
-  const rows = db.prepare<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`);
-  for (const nid of bound.keys()) idOf.set(nid, rows.get(nid)!.id);
+  const nodes = nodesByNid(db, bound.keys(), idOf);
+  const result: TraceResult = { direction, start: [], nodes, edges: edgesByEidKnown(db, edges, idOf) };
   result.start = starts.map((s) => idOf.get(s)!);
   if (!back) return result;
 
