@@ -2,7 +2,8 @@
 // Benchmarks fwatchdog in http mode against the same trivial Node upstream reached directly, at
 // 1 and 16 connections, in one run: requests/s, p50, p99 and the ratio through/direct.
 //
-//   node scripts/bench-watchdog.mjs [--duration 5] [--connections 1,16] [--tool wrk|autocannon] [--no-reference]
+//   node scripts/bench-watchdog.mjs [--duration 5] [--connections 1,16] [--tool wrk|autocannon]
+//        [--no-reference] [--of-watchdog /path/to/of-watchdog]   (or OF_WATCHDOG_BIN=...)
 //
 // Rows: direct, fwatchdog, and a minimal undici proxy (the floor any Node proxy pays: a second
 // process and a second HTTP hop), each with its own copy of the upstream.
@@ -132,6 +133,30 @@ export async function startPlainProxy(ctx) {
   return { url, stop: () => Promise.all([stop(), up.stop()]) };
 }
 
+/**
+ * The Go of-watchdog (a binary you built, e.g. 0.9.6 from openfaas/of-watchdog with
+ * `GOFLAGS=-mod=vendor go build`), same upstream, for a comparison in the same run. Its metrics
+ * port is fixed at 8081 in 0.9.6, so that port must be free.
+ */
+export async function startOfWatchdog(ctx, bin) {
+  const [port, upstreamPort] = await Promise.all([freePort(), freePort()]);
+  const proc = spawn(bin, [], {
+    env: {
+      ...process.env,
+      TMPDIR: ctx.tmp,
+      mode: 'http',
+      fprocess: `${process.execPath} ${ctx.upstreamScript}`,
+      upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      UPSTREAM_PORT: String(upstreamPort),
+      port: String(port),
+    },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  // of-watchdog reports healthy before its upstream listens: wait for a proxied 200 instead.
+  await waitFor(`http://127.0.0.1:${port}/`, proc, 'of-watchdog');
+  return { url: `http://127.0.0.1:${port}/`, stop: stopper(proc) };
+}
+
 function parseWrkTime(s) {
   const m = /^([\d.]+)(us|ms|s|m)$/.exec(s);
   if (!m) return NaN;
@@ -178,6 +203,7 @@ export async function runWatchdogBench(opts = {}) {
     { name: 'direct', start: startDirect },
     { name: 'fwatchdog (http mode)', start: (ctx) => startFwatchdog(ctx) },
     ...(opts.reference === false ? [] : [{ name: 'plain undici proxy (floor)', start: startPlainProxy }]),
+    ...(opts.ofWatchdog ? [{ name: 'of-watchdog (Go)', start: (ctx) => startOfWatchdog(ctx, opts.ofWatchdog) }] : []),
     ...(opts.scenarios ?? []),
   ];
   const tmp = mkdtempSync(join(tmpdir(), 'bench-watchdog-'));
@@ -233,5 +259,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     connections: arg('connections')?.split(',').map(Number),
     tool: arg('tool'),
     reference: !process.argv.includes('--no-reference'),
+    ofWatchdog: arg('of-watchdog') ?? process.env.OF_WATCHDOG_BIN,
   });
 }
