@@ -39,7 +39,7 @@ export function toOtlp(view: Graph): OtlpTraces {
   };
   const invById = new Map(view.nodes.filter((n) => n.kind === 'invocation').map((n) => [n.id, n]));
   const senderOf = new Map<string, GraphNode>();
-  for (const e of view.edges) if (e.relation === 'wasGeneratedBy' && invById.has(e.to)) senderOf.set(e.from, invById.get(e.to)!);
+  for (const e of view.edges) if (e.relation === 'wasGeneratedBy' && invById.has(e.to) && e.attributes?.role !== 'response') senderOf.set(e.from, invById.get(e.to)!);
   const clientSpans = new Set<string>();
   for (const n of view.nodes) {
     const a = n.attributes;

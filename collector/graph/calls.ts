@@ -70,7 +70,9 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
   });
   c.w.mergeAttrs(msg, { [`seenBy_${e.source}`]: true, evidence: e.source === 'proxy' ? 'confirmed' : undefined });
   c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence });
-  c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.ts, evidence, trust: e.evidence, attrs: { role: 'response' } });
+  // The response reaches the caller when the call completes (the proxy stamps the start).
+  const answeredAt = e.ts + Math.round((e.durationMs ?? 0) * 1000);
+  c.w.edge({ src: actor, dst: msg, relation: 'used', time: answeredAt, evidence, trust: e.evidence, attrs: { role: 'response' } });
   if (!e.callee) {
     // An endpoint outside the platform: data flows both ways, and the walk stops there (a root).
     const name = endpointName(e.host, e.port);
@@ -80,15 +82,15 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     return;
   }
   if (!e.spanId) return;
-  c.sql(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-    .run(e.spanId, e.traceId ?? null, e.invocation ?? null, e.function, e.callee, e.source, seq);
+  c.sql(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(e.spanId, e.traceId ?? null, e.invocation ?? null, e.function, e.callee, e.source, seq, answeredAt);
   for (const r of c.sql<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
     resolveCaller(c, r.invocation);
   }
 }
 
 interface InvRow { invocation: string; function: string; trace_id: string | null; span_id: string | null; parent_span_id: string | null; start_ts: number }
-interface CallRow { invocation: string | null; callee: string | null; source: string; trace_id: string | null }
+interface CallRow { invocation: string | null; callee: string | null; source: string; trace_id: string | null; answered_at: number }
 
 /** Recomputes the caller link of one invocation from all evidence seen so far. */
 export function resolveCaller(c: Context, invocation: string): void {
@@ -100,30 +102,38 @@ export function resolveCaller(c: Context, invocation: string): void {
   const verdict = judge(c, me);
   if (!verdict.caller) {
     c.w.dropKeyed(key);
+    c.w.dropKeyed(`response:${invocation}`);
     const patch = { external: true, flagged: verdict.flag };
     c.w.mergeAttrs(inv, { callerTrust: verdict.flag ? 'flagged' : undefined, flagged: verdict.flag ?? null });
     if (req !== undefined) c.w.mergeAttrs(req, patch);
     return;
   }
   const callerNid = c.w.lookup(nodeId.invocation(verdict.caller)) ?? c.invocationNode(verdict.caller, verdict.callerFunction ?? '?', '?', me.start_ts);
+  const evidence = verdict.trust === 'confirmed' ? 'watchdog' : 'instrumentation';
   c.w.edge({
     src: inv, dst: callerNid, relation: 'wasInformedBy', time: me.start_ts,
-    evidence: verdict.trust === 'confirmed' ? 'watchdog' : 'instrumentation', trust: verdict.trust,
-    attrs: { spanId: me.parent_span_id, flagged: verdict.flag }, key,
+    evidence, trust: verdict.trust, attrs: { spanId: me.parent_span_id, flagged: verdict.flag }, key,
   });
+  // The callee's answer flows back: the call's message was generated (its response part) by the
+  // callee, by the time the caller received it. Not for flagged links.
+  const msg = verdict.trust !== 'flagged' && verdict.message ? c.w.lookup(nodeId.message(verdict.message.key)) : undefined;
+  if (msg !== undefined) {
+    c.w.edge({ src: msg, dst: inv, relation: 'wasGeneratedBy', time: Math.max(verdict.message!.answeredAt, me.start_ts), evidence, trust: verdict.trust, attrs: { role: 'response' }, key: `response:${invocation}` });
+  } else c.w.dropKeyed(`response:${invocation}`);
   // A request is external (a root) unless a caller link is trusted.
   c.w.mergeAttrs(inv, { callerTrust: verdict.trust, flagged: verdict.flag ?? null, caller: verdict.caller });
   if (req !== undefined) c.w.mergeAttrs(req, { external: verdict.trust === 'flagged', flagged: verdict.flag ?? null });
 }
 
-interface Verdict { caller?: string; callerFunction?: string; trust?: Trust; flag?: string }
+interface Verdict { caller?: string; callerFunction?: string; trust?: Trust; flag?: string; message?: { key: string; answeredAt: number } }
 
 function judge(c: Context, me: InvRow): Verdict {
   const span = me.parent_span_id;
   if (!span) return {};
-  const calls = c.sql<[string], CallRow>(`SELECT invocation, callee, source, trace_id FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
+  const calls = c.sql<[string], CallRow>(`SELECT invocation, callee, source, trace_id, answered_at FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
     .filter((r) => !r.trace_id || !me.trace_id || r.trace_id === me.trace_id);
   const fnOf = (inv: string) => c.sql<[string], { function: string }>(`SELECT function FROM graph_invocations WHERE invocation = ?`).get(inv)?.function;
+  const messageOf = (r: CallRow) => ({ key: `${r.trace_id ?? '-'}:${span}`, answeredAt: r.answered_at });
   const proxy = calls.filter((r) => r.source === 'proxy');
   const claims = calls.filter((r) => r.source !== 'proxy');
   const wrongCallee = calls.find((r) => r.callee && r.callee !== me.function);
@@ -134,7 +144,7 @@ function judge(c: Context, me: InvRow): Verdict {
     let flag: string | undefined;
     if (wrongCallee) flag = `the recorded call went to ${wrongCallee.callee}, not ${me.function}`;
     else if (others.size) flag = `recorders disagree on the caller (${[...others].join(', ')} vs ${caller})`;
-    return { caller, callerFunction: fnOf(caller), trust: flag ? 'flagged' : 'confirmed', flag };
+    return { caller, callerFunction: fnOf(caller), trust: flag ? 'flagged' : 'confirmed', flag, message: messageOf(proxy[0]) };
   }
   if (claims.length) {
     const callers = [...new Set(claims.map((r) => r.invocation).filter((x): x is string => !!x))];
@@ -142,7 +152,7 @@ function judge(c: Context, me: InvRow): Verdict {
     let flag: string | undefined;
     if (wrongCallee) flag = `the claimed call went to ${wrongCallee.callee}, not ${me.function}`;
     else if (callers.length > 1) flag = `claims disagree on the caller (${callers.join(', ')})`;
-    return { caller: callers[0], callerFunction: fnOf(callers[0]), trust: flag ? 'flagged' : 'claimed', flag };
+    return { caller: callers[0], callerFunction: fnOf(callers[0]), trust: flag ? 'flagged' : 'claimed', flag, message: messageOf(claims[0]) };
   }
   // The header names a span that is some invocation's own span but no call was recorded from it:
   // the parent was forged (or copied) rather than made by an outgoing call.

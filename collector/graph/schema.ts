@@ -58,7 +58,8 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
     function   TEXT NOT NULL,
     callee     TEXT,
     source     TEXT NOT NULL,
-    event_seq  INTEGER NOT NULL
+    event_seq  INTEGER NOT NULL,
+    answered_at INTEGER NOT NULL
   );
   CREATE INDEX graph_calls_span ON graph_calls(span_id);
   -- Current version of each path per instance, and the last version number per (instance, path, inode).

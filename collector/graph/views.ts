@@ -32,7 +32,7 @@ export function tracingView(g: Graph): Graph {
   for (const e of g.edges) {
     if (!ids.has(e.from) || !ids.has(e.to)) continue;
     // message -> invocation that sent it; invocation -> its workflow
-    if ((e.relation === 'wasGeneratedBy' && e.from.startsWith('msg:')) || (e.relation === 'wasInfluencedBy' && e.to.startsWith('wf:'))) {
+    if ((e.relation === 'wasGeneratedBy' && e.from.startsWith('msg:') && e.attributes?.role !== 'response') || (e.relation === 'wasInfluencedBy' && e.to.startsWith('wf:'))) {
       const k = `${e.from}|${e.to}|${e.relation}`;
       if (seen.has(k)) continue;
       seen.add(k);

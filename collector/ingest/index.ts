@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { openStore, type DB } from '../store/open';
 import { createIngest, type Ingest } from './server';
+import { startGraphDriver, type GraphMode } from './graph-driver';
 
 export interface CollectorOptions {
   dbFile: string;
@@ -9,6 +10,10 @@ export interface CollectorOptions {
   host?: string;
   token?: string;
   log?: (line: string) => void;
+  /** How the derived graph keeps up (default worker: a worker thread running this same bundle). */
+  graph?: GraphMode;
+  /** The script a graph worker thread runs (the bundled CLI); without it the graph runs inline. */
+  workerEntry?: string;
 }
 
 export interface RunningCollector {
@@ -22,7 +27,11 @@ export interface RunningCollector {
 export async function startCollector(opts: CollectorOptions): Promise<RunningCollector> {
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const db = openStore(opts.dbFile);
-  const ingest = createIngest({ db, token: opts.token ?? '', log });
+  // The graph worker holds the write lock while it stitches a chunk; ingest waits for it rather
+  // than failing a batch (a wait delays answers, a failure would only make producers retry).
+  db.pragma('busy_timeout = 60000');
+  const graph = startGraphDriver(opts.graph ?? 'worker', db, opts.dbFile, opts.workerEntry, log);
+  const ingest = createIngest({ db, token: opts.token ?? '', log, graph });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     ingest.server.once('error', reject);

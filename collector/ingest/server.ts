@@ -7,21 +7,21 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { API } from '../../events';
 import type { DB } from '../store/open';
-import { updateGraph } from '../graph/index';
+import type { GraphDriver } from './graph-driver';
 import { prepareBatch, sameHex } from './batch';
 import { mapOtlpTraces } from './otlp';
 import { IngestWriter } from './writer';
 
 const gunzipAsync = promisify(gunzip);
 const MAX_BODY = 64 * 1024 * 1024;
-/** The graph is extended at most this often; ingest never waits for it. */
-const GRAPH_DEBOUNCE_MS = 200;
 
 export interface IngestOptions {
   db: DB;
   /** HMAC key of the batch chain and the OTLP Bearer token; '' accepts batches chained with an empty key. */
   token: string;
   log: (line: string) => void;
+  /** Kicked after every commit to extend the derived graph (see graph-driver.ts). */
+  graph: GraphDriver;
 }
 
 export interface Ingest {
@@ -63,20 +63,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export function createIngest(opts: IngestOptions): Ingest {
   const { db, token, log } = opts;
-  let graphTimer: NodeJS.Timeout | undefined;
-  let graphFailures = 0;
-  const runGraph = () => {
-    graphTimer = undefined;
-    try {
-      updateGraph(db);
-    } catch (e) {
-      // The raw events are committed; the graph can be rebuilt from them. Say so, once in a while.
-      if (graphFailures++ % 100 === 0) log(`graph: update failed (${(e as Error).message}); events are stored, the graph lags`);
-    }
-  };
-  const writer = new IngestWriter(db, () => {
-    if (!graphTimer) graphTimer = setTimeout(runGraph, GRAPH_DEBOUNCE_MS);
-  });
+  const writer = new IngestWriter(db, () => opts.graph.kick());
 
   async function batches(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
@@ -174,10 +161,7 @@ export function createIngest(opts: IngestOptions): Ingest {
         server.closeIdleConnections();
       });
       await writer.drain();
-      if (graphTimer) {
-        clearTimeout(graphTimer);
-        runGraph();
-      }
+      await opts.graph.close();
     },
   };
 }

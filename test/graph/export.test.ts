@@ -57,7 +57,7 @@ test('DOT names every node and edge, marking flagged and claimed links', () => {
   const dot = toDot(g);
   expect(dot.startsWith('digraph "provenance" {')).toBe(true);
   expect(dot.trim().endsWith('}')).toBe(true);
-  expect(dot.split('\n').filter((l) => l.includes(' -> ')).length).toBe(g.edges.length);
+  expect(dot.split('\n').filter((l) => /^ {2}"(?:[^"\\]|\\.)*" -> "/.test(l)).length).toBe(g.edges.length);
   expect(dot).toContain(`"inv:${ids.ac1.id}"`);
 });
 

@@ -170,6 +170,34 @@ describe('caller links are checked against what the recorders saw', () => {
   });
 });
 
+describe('answers flow back', () => {
+  test('a caller that used a callee\'s response depends on what the callee did, from the moment it arrived', () => {
+    const w = new World();
+    try {
+      const A = w.instance('product-purchase'), B = w.instance('get-price');
+      const pp = w.start('product-purchase', A);
+      const callAt = w.tick();
+      const span = { traceId: pp.traceId, spanId: randomBytes(8).toString('hex') };
+      const gp = w.start('get-price', B, span);
+      w.syscall(B, 'get-price', gp.id, { syscall: 'openat', pid: 300, paths: [{ name: '/var/prices.json', nametype: 'NORMAL', inode: 5 }], write: false });
+      w.end(gp);
+      const answered = w.tick();
+      // The proxy reports the call when it completes, stamped with its start and its duration.
+      w.emit({ kind: 'http.out', ts: callAt, instance: A, function: 'product-purchase', invocation: pp.id, method: 'POST', url: 'http://gw/function/get-price', host: 'gw', port: 8080, callee: 'get-price', status: 200, traceId: pp.traceId, spanId: span.spanId, evidence: 'confirmed', source: 'proxy', durationMs: (answered - callAt) / 1000 });
+      const out = w.syscall(A, 'product-purchase', pp.id, { syscall: 'connect', pid: 400, sockaddr: { family: 'inet', address: '10.0.0.9', port: 5432 } });
+      updateGraph(w.db);
+      const r = traceBack(w.db, `sock:${out.id}`);
+      const reached = r.nodes.map((n) => n.id);
+      expect(reached).toContain(`inv:${gp.id}`);
+      expect(reached.some((id) => id.includes('/var/prices.json'))).toBe(true);
+      // Before the answer arrived, the callee is not a cause of the caller.
+      expect(traceBack(w.db, pp.id, { until: answered - 1 }).nodes.map((n) => n.id)).not.toContain(`inv:${gp.id}`);
+    } finally {
+      w.close();
+    }
+  });
+});
+
 describe('incremental updates', () => {
   test('updating after every event gives the same graph as a rebuild from raw events', () => {
     const w = new World();
