@@ -128,18 +128,26 @@ export class ArgvCollector {
   }
 }
 
+// Consecutive events mostly come from the same process: reuse the last decoded title when the
+// hex is the same, compared in place (no slice, no allocation).
+let lastHex = '';
+let lastTitle = '';
+
 /** PROCTITLE's value: the process's argv joined by NULs, hex-encoded; returned joined by spaces. */
 export function decodeProctitle(rec: AuditRecord, c: Cursor): string | undefined {
   const line = rec.line;
   for (let i = nextField(line, rec.from, rec.to, c); i >= 0; i = nextField(line, i, rec.to, c)) {
     if (c.kE - c.kS !== 9 || !line.startsWith('proctitle', c.kS)) continue;
     if (c.q !== 0) return line.slice(c.vS, c.vE);
+    if (c.vE - c.vS === lastHex.length && line.startsWith(lastHex, c.vS)) return lastTitle;
     const b = hexBytes(line, c.vS, c.vE);
     if (!b) return stringValue(line, c);
     let end = b.length;
     while (end > 0 && b[end - 1] === 0) end--;
     for (let j = 0; j < end; j++) if (b[j] === 0) b[j] = 32;
-    return b.toString('utf8', 0, end);
+    lastHex = line.slice(c.vS, c.vE);
+    lastTitle = b.toString('utf8', 0, end);
+    return lastTitle;
   }
   return undefined;
 }

