@@ -4,7 +4,7 @@
 // held-out normal invocations not, and `investigate` must walk from the exfiltration back to the
 // attacker's first request through the planted file.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +20,11 @@ function run(file: string, args: string[], timeout = 120000): Promise<{ code: nu
   });
 }
 
+/** Fails with the command's own words when it did not succeed. */
+function ok(r: { code: number; stdout: string; stderr: string }, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+}
+
 interface Scenario {
   db: string;
   split: number;
@@ -31,7 +36,7 @@ const dir = mkdtempSync(join(tmpdir(), 'alastor-detect-hr-'));
 let sc: Scenario;
 
 beforeAll(async () => {
-  const r = await run(SCENARIO, [dir, '100', '50'], 150000);
+  const r = await run(SCENARIO, [dir, '80', '40'], 150000);
   if (r.code !== 0) throw new Error(`scenario failed: ${r.stderr}`);
   sc = JSON.parse(r.stdout.trim().split('\n').pop()!) as Scenario;
 }, 160000);
@@ -53,11 +58,11 @@ function authorizeOf(db: Database.Database, callId: string): string {
 test('the attack is flagged, held-out normal invocations are not, and investigate reaches the first request', async () => {
   expect(sc.stolen).toBe(1); // the attack really ran end to end
   const train = await run(ALASTOR, ['detect', 'train', '--db', sc.db, '--until', String(sc.split), '--seed', '3']);
-  expect(train.code).toBe(0);
+  ok(train, 'detect train');
   expect(train.stdout).toMatch(/^authorize-cc\t\d+ invocations/m);
 
   const scan = await run(ALASTOR, ['detect', 'scan', '--db', sc.db, '--since', String(sc.split), '--json']);
-  expect(scan.code).toBe(0);
+  ok(scan, 'detect scan');
   const found = JSON.parse(scan.stdout) as Array<{ invocation: string; function: string; keys: Array<{ position: number; key: string; expected: string[] }> }>;
 
   const db = new Database(sc.db, { readonly: true });
@@ -95,7 +100,7 @@ test('the attack is flagged, held-out normal invocations are not, and investigat
   expect(keysOf(two)).toEqual(expect.arrayContaining(['app.module:external:/tmp/*']));
 
   const inv = await run(ALASTOR, ['investigate', '--db', sc.db, '--since', String(sc.split), '--json']);
-  expect(inv.code).toBe(0);
+  ok(inv, 'investigate');
   const stories = JSON.parse(inv.stdout) as Array<{ invocation: string; start: { kind: string; label: string }; path: string[]; root: { id: string; kind: string } | null }>;
   const second = stories.find((s) => s.invocation === two)!;
   expect(second.start.label).toMatch(/\/exfil$/);
@@ -123,4 +128,15 @@ test('a function with too few normal invocations is a clear error naming it, its
   expect(r.stderr.trim()).toMatch(/^alastor: function "catalog-builder" has \d+ normal invocations?; training needs at least 20$/);
   const none = await run(ALASTOR, ['detect', 'train', '--db', sc.db, '--function', 'no-such-fn', '--model-dir', join(dir, 'm3')]);
   expect(none.stderr).toMatch(/function "no-such-fn" has 0 normal invocations; training needs at least 20/);
+});
+
+test('training from the CLI is reproducible: the same seed writes a byte-identical model', async () => {
+  const args = (d: string) => ['detect', 'train', '--db', sc.db, '--function', 'authorize-cc', '--until', String(sc.split), '--seed', '5', '--epochs', '4', '--model-dir', join(dir, d)];
+  const a = await run(ALASTOR, args('seed-a'));
+  const b = await run(ALASTOR, args('seed-b'));
+  ok(a, 'detect train (a)');
+  ok(b, 'detect train (b)');
+  const fa = readFileSync(join(dir, 'seed-a', 'authorize-cc.deeplog.json'));
+  const fb = readFileSync(join(dir, 'seed-b', 'authorize-cc.deeplog.json'));
+  expect(fa.equals(fb)).toBe(true);
 });
