@@ -15,7 +15,7 @@
 //     start: (ctx) => startFwatchdog(ctx, { ALASTOR_PROVENANCE: '1' }) }] });
 // A scenario's start(ctx) resolves to { url, stop() }; ctx.upstreamScript is the upstream's file.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -95,7 +95,7 @@ export async function startDirect(ctx) {
   const proc = spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'upstream');
-  return { url, stop: stopper(proc) };
+  return { url, pid: proc.pid, stop: stopper(proc) };
 }
 
 /** fwatchdog in http mode in front of its own copy of the upstream. */
@@ -117,7 +117,7 @@ export async function startFwatchdog(ctx, extraEnv = {}) {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   await waitFor(`http://127.0.0.1:${port}/_/health`, proc, 'fwatchdog');
-  return { url: `http://127.0.0.1:${port}/`, stop: stopper(proc) };
+  return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
 }
 
 /** A minimal undici proxy in front of its own copy of the upstream (reference, not a product). */
@@ -130,7 +130,7 @@ export async function startPlainProxy(ctx) {
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'plain proxy');
   const stop = stopper(proc);
-  return { url, stop: () => Promise.all([stop(), up.stop()]) };
+  return { url, pid: proc.pid, stop: () => Promise.all([stop(), up.stop()]) };
 }
 
 /**
@@ -154,7 +154,7 @@ export async function startOfWatchdog(ctx, bin) {
   });
   // of-watchdog reports healthy before its upstream listens: wait for a proxied 200 instead.
   await waitFor(`http://127.0.0.1:${port}/`, proc, 'of-watchdog');
-  return { url: `http://127.0.0.1:${port}/`, stop: stopper(proc) };
+  return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
 }
 
 function parseWrkTime(s) {
@@ -172,19 +172,30 @@ function runWrk(url, connections, durationSec) {
   const p50 = parseWrkTime(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = parseWrkTime(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const socketErr = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p50, p99, errors: Number(errors), note: socketErr };
+  return { rps, p50, p99, total, errors: Number(errors), note: socketErr };
 }
 
 async function runAutocannon(url, connections, durationSec) {
   const { default: autocannon } = await import('autocannon');
   const res = await autocannon({ url, connections, duration: durationSec });
-  return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, errors: res.non2xx + res.errors };
+  return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, total: res.requests.total, errors: res.non2xx + res.errors };
 }
 
 /** One measurement: { rps, p50 (ms), p99 (ms), errors }. */
 export async function measure(url, { connections, durationSec, tool }) {
   return tool === 'wrk' ? runWrk(url, connections, durationSec) : runAutocannon(url, connections, durationSec);
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export function cpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
 }
 
 function hasWrk() {
@@ -218,9 +229,11 @@ export async function runWatchdogBench(opts = {}) {
       let base;
       for (const s of started) {
         await measure(s.url, { connections, durationSec: 1, tool }); // warm-up (JIT, pools)
+        const c0 = s.pid ? cpuMs(s.pid) : NaN;
         const r = await measure(s.url, { connections, durationSec, tool });
+        const cpuPerReq = ((s.pid ? cpuMs(s.pid) : NaN) - c0) * 1000 / r.total;
         base ??= r;
-        rows.push({ scenario: s.name, connections, ...r, ratio: r.rps / base.rps, addedP50: r.p50 - base.p50 });
+        rows.push({ scenario: s.name, connections, ...r, cpuPerReq, ratio: r.rps / base.rps, addedP50: r.p50 - base.p50 });
       }
     }
   } finally {
@@ -229,7 +242,7 @@ export async function runWatchdogBench(opts = {}) {
   }
   const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
   console.log(`\nfwatchdog http mode benchmark (${tool}, ${durationSec}s per case, trivial Node upstream on 127.0.0.1)\n`);
-  console.log(['scenario'.padEnd(30), 'conns', '   req/s', ' p50 ms', ' p99 ms', ' errors', ' ratio', ' +p50 ms'].join(' '));
+  console.log(['scenario'.padEnd(30), 'conns', '   req/s', ' p50 ms', ' p99 ms', ' errors', ' ratio', ' +p50 ms', 'cpu us/req'].join(' '));
   for (const r of rows) {
     console.log(
       [
@@ -241,10 +254,14 @@ export async function runWatchdogBench(opts = {}) {
         String(r.errors).padStart(7),
         fmt(r.ratio, 3).padStart(6),
         fmt(r.addedP50, 3).padStart(8),
+        fmt(r.cpuPerReq, 1).padStart(10),
       ].join(' '),
     );
   }
-  console.log('\nratio = req/s / req/s of the first scenario at the same connection count; +p50 = p50 minus its p50.');
+  console.log('\nratio = req/s / req/s of the first scenario at the same connection count; +p50 = p50 minus its p50;');
+  console.log('cpu us/req = CPU time of the serving process (the proxy; the upstream for direct) per request, from /proc.');
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`load average during the run: ${load} (other work on the machine skews every row)`);
   return rows;
 }
 
