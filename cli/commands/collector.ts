@@ -2,21 +2,25 @@
 import type { Command } from 'commander';
 import { ENV } from '../../events';
 import { startCollector } from '../../collector/ingest/index';
+import { GRAPH_MODES, runGraphWorker, type GraphMode } from '../../collector/ingest/graph-driver';
 
 export function register(program: Command): void {
+  registerWorker(program);
   program
     .command('collector')
     .description('run the collector: ingest batches and OTLP traces into a SQLite store')
     .requiredOption('--db <file>', 'SQLite store (created if missing)')
     .option('--port <n>', 'port to listen on (0 = any free port)', '8089')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .action(async (o: { db: string; port: string; host: string }) => {
+    .option('--graph <mode>', `how the provenance graph keeps up: ${GRAPH_MODES.join(' | ')} (worker: a second thread; off: run \`alastor graph\` later)`, 'worker')
+    .action(async (o: { db: string; port: string; host: string; graph: string }) => {
+      if (!GRAPH_MODES.includes(o.graph as GraphMode)) throw new Error(`--graph: "${o.graph}" is not one of ${GRAPH_MODES.join(', ')}`);
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port number: "${o.port}"`);
       const token = process.env[ENV.token] ?? '';
       const log = (l: string) => process.stderr.write(`${l}\n`);
       if (!token) log(`collector: no ${ENV.token}: accepting batches chained with an empty key (order and completeness are checked, authenticity is not)`);
-      const c = await startCollector({ dbFile: o.db, port, host: o.host, token, log });
+      const c = await startCollector({ dbFile: o.db, port, host: o.host, token, log, graph: o.graph as GraphMode, workerEntry: require.main?.filename ?? process.argv[1] });
       // Tests and scripts wait for this exact line to learn the port.
       process.stdout.write(`alastor collector listening on ${c.url} (db ${o.db})\n`);
       let stopping = false;
@@ -35,4 +39,12 @@ export function register(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });
+}
+
+/** Internal: the graph worker thread of `alastor collector` (see collector/ingest/graph-driver.ts). */
+export function registerWorker(program: Command): void {
+  program
+    .command('collector-graph-worker', { hidden: true })
+    .requiredOption('--db <file>')
+    .action((o: { db: string }) => runGraphWorker(o.db));
 }

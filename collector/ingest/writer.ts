@@ -29,7 +29,7 @@ export class IngestWriter {
   private scheduled = false;
   private readonly a: Appender;
   private readonly sources = new Map<string, SourceState>();
-  private readonly runTx: (items: Item[]) => unknown[];
+  private readonly runTx: { immediate(items: Item[]): unknown[] };
   private idle: Array<() => void> = [];
 
   constructor(private readonly db: DB, private readonly onCommit: (events: number) => void) {
@@ -82,7 +82,9 @@ export class IngestWriter {
     this.queuedEvents = Math.max(0, this.queuedEvents - n);
     let results: unknown[];
     try {
-      results = this.runTx(items);
+      // IMMEDIATE: take the write lock first (waiting on busy_timeout). A deferred transaction that
+      // read first would fail at once with SQLITE_BUSY when the graph worker committed meanwhile.
+      results = this.runTx.immediate(items);
     } catch (e) {
       // The transaction rolled back: cached chain state may describe rows that are not there.
       this.sources.clear();

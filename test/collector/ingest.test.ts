@@ -150,7 +150,10 @@ test('nothing answered 200 is lost when the collector is SIGKILLed, and a retry 
     await c.restart();
     expect(count(c, 'source = ?', chain.source)).toBeGreaterThanOrEqual(acked);
     // The producer retries what was not acknowledged (and, as a retry would, some that were).
-    for (const b of [...unacked, ...batches.slice(0, 5)]) expect((await post(`${c.url}/v1/batches`, b.body)).status).toBe(200);
+    for (const b of [...unacked, ...batches.slice(0, 5)]) {
+      const r = await post(`${c.url}/v1/batches`, b.body);
+      if (r.status !== 200) throw new Error(`retry answered ${r.status} ${JSON.stringify(r.json)}; collector log:\n${c.logs()}`);
+    }
     expect(count(c, 'source = ?', chain.source)).toBe(60 * 50);
     expect(c.query<{ n: number }>('SELECT count(DISTINCT id) AS n FROM events WHERE source = ?', chain.source)[0].n).toBe(60 * 50);
     const v = await c.cli(['verify']);

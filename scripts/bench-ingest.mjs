@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// Collector ingest throughput: events per second into SQLite through the real collector process
+// (dist/alastor.js collector), batched as fwatchdog ships them. Batches are built and signed up
+// front so the client spends its CPU on sending, not producing.
+//
+//   node scripts/bench-ingest.mjs [--events 300000] [--batch 1000] [--concurrency 4] [--json]
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const TOTAL = opt('events', 300_000);
+const BATCH = opt('batch', 1000);
+const CONC = opt('concurrency', 4);
+const SOURCES = opt('sources', 4);
+const JSON_OUT = args.includes('--json');
+const TOKEN = 'bench-secret';
+const GENESIS = '0'.repeat(64);
+
+// Same MAC as events/chain.ts (HMAC-SHA256 over "alastor-batch-v1\nsource\nseq\nprev\n[events]").
+const mac = (source, seq, prev, eventsText) =>
+  createHmac('sha256', TOKEN).update(`alastor-batch-v1\n${source}\n${seq}\n${prev}\n${eventsText}`).digest('hex');
+
+let idn = 0;
+const hex = (n) => randomBytes(n).toString('hex');
+function invocationEvents(instance, seq) {
+  const inv = `0190${hex(2)}-${hex(2)}-7${hex(2).slice(1)}-8${hex(2).slice(1)}-${hex(6)}`;
+  const ts = Date.now() * 1000 + (idn++ % 1000);
+  const base = { v: 1, ts, instance, function: 'bench-fn', invocation: inv };
+  return [
+    { ...base, id: `${inv}.start`, kind: 'invocation.start', seq, method: 'POST', path: '/checkout', traceId: hex(16), spanId: hex(8), callId: hex(8), remoteAddress: '127.0.0.1', pid: 4242 },
+    { ...base, id: `${inv}.end`, kind: 'invocation.end', seq, status: 200, reqBytes: 512, resBytes: 128, reqSha256: hex(32), resSha256: hex(32), durationMs: 3.2, pid: 4242 },
+  ];
+}
+
+function buildBatches() {
+  const perSource = Math.ceil(TOTAL / BATCH / SOURCES);
+  const lists = [];
+  for (let s = 0; s < SOURCES; s++) {
+    const source = `bench-${hex(4)}`;
+    let prev = GENESIS;
+    let invSeq = 0;
+    const list = [];
+    for (let b = 1; b <= perSource; b++) {
+      const texts = [];
+      while (texts.length < BATCH) for (const e of invocationEvents(source, ++invSeq)) texts.push(JSON.stringify(e));
+      const eventsText = `[${texts.join(',')}]`;
+      const m = mac(source, b, prev, eventsText);
+      list.push({ body: `{"v":1,"source":"${source}","seq":${b},"prev":"${prev}","mac":"${m}","events":${eventsText}}`, n: texts.length });
+      prev = m;
+    }
+    lists.push(list);
+  }
+  // Interleave sources; each source's batches stay in order.
+  const out = [];
+  for (let i = 0; i < lists[0].length; i++) for (const l of lists) if (l[i]) out.push(l[i]);
+  return out;
+}
+
+async function startCollector(db) {
+  const p = spawn(process.execPath, [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', process.env.GRAPH || 'worker'], {
+    env: { ...process.env, ALASTOR_TOKEN: TOKEN },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    p.stdout.on('data', (b) => {
+      out += b;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    p.once('exit', (c) => reject(new Error(`collector exited (${c})`)));
+  });
+  return { p, url };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+const batches = buildBatches();
+const totalEvents = batches.reduce((a, b) => a + b.n, 0);
+const bytes = batches.reduce((a, b) => a + b.body.length, 0);
+const { p, url } = await startCollector(join(dir, 'store.db'));
+const agent = new Agent({ connections: CONC, pipelining: 1 });
+try {
+  // Warm-up (JIT, first pages of the db) with a throwaway source.
+  let next = 0;
+  let stored = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (next < batches.length) {
+        const b = batches[next++];
+        const res = await request(`${url}/v1/batches`, { method: 'POST', body: b.body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+        const r = await res.body.json();
+        if (res.statusCode !== 200) throw new Error(`collector answered ${res.statusCode}: ${JSON.stringify(r)}`);
+        stored += r.stored;
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const result = {
+    bench: 'collector-ingest',
+    events: totalEvents,
+    stored,
+    batchSize: BATCH,
+    concurrency: CONC,
+    seconds: Number(secs.toFixed(3)),
+    eventsPerSecond: Math.round(stored / secs),
+    mbPerSecond: Number((bytes / secs / 1e6).toFixed(1)),
+    target: 100000,
+  };
+  if (JSON_OUT) console.log(JSON.stringify(result));
+  else {
+    console.log(`collector ingest: ${stored} events in ${secs.toFixed(2)} s = ${result.eventsPerSecond} events/s (${result.mbPerSecond} MB/s; batches of ${BATCH}, ${CONC} connections)`);
+    console.log(`target >= 100000 events/s: ${result.eventsPerSecond >= 100000 ? 'met' : 'NOT met'}`);
+  }
+  if (stored !== totalEvents) throw new Error(`stored ${stored} of ${totalEvents}`);
+} finally {
+  await agent.close();
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
