@@ -143,8 +143,7 @@ export class Lstm {
           for (let j = 0; j < H; j++) {
             const x = below[i0 + j];
             if (x === 0) continue;
-            const w0 = L.wx + j * H4;
-            for (let r = 0; r < H4; r++) G[g0 + r] += x * p[w0 + r];
+            axpy(G, g0, x, p, L.wx + j * H4, H4);
           }
         } else {
           const id = this.ids[t];
@@ -152,22 +151,17 @@ export class Lstm {
             if (E > 0) {
               const e0 = this.embOff + id * E;
               for (let j = 0; j < E; j++) {
-                const x = p[e0 + j];
-                const w0 = L.wx + j * H4;
-                for (let r = 0; r < H4; r++) G[g0 + r] += x * p[w0 + r];
+                axpy(G, g0, p[e0 + j], p, L.wx + j * H4, H4);
               }
             } else {
-              const w0 = L.wx + id * H4;
-              for (let r = 0; r < H4; r++) G[g0 + r] += p[w0 + r];
+              axpy(G, g0, 1, p, L.wx + id * H4, H4);
             }
           }
         }
         if (t > 0) {
           const h0 = (t - 1) * H;
           for (let j = 0; j < H; j++) {
-            const x = Hs[h0 + j];
-            const w0 = L.wh + j * H4;
-            for (let r = 0; r < H4; r++) G[g0 + r] += x * p[w0 + r];
+            axpy(G, g0, Hs[h0 + j], p, L.wh + j * H4, H4);
           }
         }
         // activations and state
@@ -286,14 +280,7 @@ export class Lstm {
           const i0 = t * H;
           const dhBelow = this.dh[l - 1];
           for (let j = 0; j < H; j++) {
-            const x = below[i0 + j];
-            const w0 = L.wx + j * H4;
-            let s = 0;
-            for (let r = 0; r < H4; r++) {
-              grad[w0 + r] += x * dz[r];
-              s += p[w0 + r] * dz[r];
-            }
-            dhBelow[j] += s; // below's dh already holds its own t+1 contribution
+            dhBelow[j] += outerDot(grad, p, L.wx + j * H4, below[i0 + j], dz, H4); // below's dh already holds its own t+1 contribution
           }
         } else {
           const id = this.ids[t];
@@ -301,19 +288,11 @@ export class Lstm {
             if (E > 0) {
               const e0 = this.embOff + id * E;
               for (let j = 0; j < E; j++) {
-                const x = p[e0 + j];
-                const w0 = L.wx + j * H4;
-                let s = 0;
-                for (let r = 0; r < H4; r++) {
-                  grad[w0 + r] += x * dz[r];
-                  s += p[w0 + r] * dz[r];
-                }
-                dIn[j] = s;
+                dIn[j] = outerDot(grad, p, L.wx + j * H4, p[e0 + j], dz, H4);
               }
               for (let j = 0; j < E; j++) grad[e0 + j] += dIn[j];
             } else {
-              const w0 = L.wx + id * H4;
-              for (let r = 0; r < H4; r++) grad[w0 + r] += dz[r];
+              axpy(grad, L.wx + id * H4, 1, dz, 0, H4);
             }
           }
         }
@@ -323,14 +302,7 @@ export class Lstm {
           const Hs = this.hs[l];
           const h0 = (t - 1) * H;
           for (let j = 0; j < H; j++) {
-            const x = Hs[h0 + j];
-            const w0 = L.wh + j * H4;
-            let s = 0;
-            for (let r = 0; r < H4; r++) {
-              grad[w0 + r] += x * dz[r];
-              s += p[w0 + r] * dz[r];
-            }
-            dh[j] = s;
+            dh[j] = outerDot(grad, p, L.wh + j * H4, Hs[h0 + j], dz, H4);
           }
         } else {
           dh.fill(0);
@@ -339,4 +311,41 @@ export class Lstm {
     }
     return loss;
   }
+}
+
+// The two inner loops everything above spends its time in, unrolled by 4 (n is a multiple of 4:
+// it is always 4 x hidden): JS does not vectorise, so fewer loop tests and independent
+// accumulators are what speed them up.
+
+/** y[y0..y0+n) += a * x[x0..x0+n) */
+function axpy(y: Float64Array, y0: number, a: number, x: Float64Array, x0: number, n: number): void {
+  for (let r = 0; r < n; r += 4) {
+    y[y0 + r] += a * x[x0 + r];
+    y[y0 + r + 1] += a * x[x0 + r + 1];
+    y[y0 + r + 2] += a * x[x0 + r + 2];
+    y[y0 + r + 3] += a * x[x0 + r + 3];
+  }
+}
+
+/** grad[w0..w0+n) += a * dz, and returns w[w0..w0+n) . dz (the gradient flowing to the input). */
+function outerDot(grad: Float64Array, w: Float64Array, w0: number, a: number, dz: Float64Array, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let r = 0; r < n; r += 4) {
+    const d0 = dz[r];
+    const d1 = dz[r + 1];
+    const d2 = dz[r + 2];
+    const d3 = dz[r + 3];
+    grad[w0 + r] += a * d0;
+    grad[w0 + r + 1] += a * d1;
+    grad[w0 + r + 2] += a * d2;
+    grad[w0 + r + 3] += a * d3;
+    s0 += w[w0 + r] * d0;
+    s1 += w[w0 + r + 1] * d1;
+    s2 += w[w0 + r + 2] * d2;
+    s3 += w[w0 + r + 3] * d3;
+  }
+  return s0 + s1 + s2 + s3;
 }
