@@ -146,21 +146,30 @@ export interface Window {
 
 /** Audit's clock is coarse: one tick (4 ms at HZ=250, 10 ms at HZ=100) behind the real time. */
 export const START_SLACK_US = 10000;
-const KEEP_ENDED_US = 300e6;
+/** Ended windows are kept this long for late events (audit lags by well under a second). */
+const KEEP_ENDED_US = 60e6;
 
 export interface Attribution {
   invocation?: string;
   outsideInvocation: boolean;
 }
 
+/**
+ * The invocation windows of one instance. Ended windows are scanned newest first and the scan
+ * stops once windows start too early to contain the event (the longest window seen bounds it), so
+ * the cost per event stays small at thousands of requests per second; open ones are few (in flight).
+ */
 export class Windows {
   private readonly byId = new Map<string, Window>();
-  private list: Window[] = [];
+  private readonly open = new Set<Window>();
+  /** Ended windows, by start time. */
+  private ended: Window[] = [];
+  private longestUs = 0;
 
   start(w: { invocation: string; tsUs: number; pid?: number }): void {
     const win: Window = { invocation: w.invocation, startUs: w.tsUs, pid: w.pid };
     this.byId.set(w.invocation, win);
-    this.list.push(win);
+    this.open.add(win);
   }
 
   setPid(invocation: string, pid: number): void {
@@ -170,20 +179,27 @@ export class Windows {
 
   end(w: { invocation: string; tsUs: number }): void {
     const win = this.byId.get(w.invocation);
-    if (win) win.endUs = w.tsUs;
+    if (!win || !this.open.delete(win)) return;
+    win.endUs = w.tsUs;
+    this.longestUs = Math.max(this.longestUs, win.endUs - win.startUs);
+    // Keep `ended` sorted by start; windows end roughly in start order, so this is near the end.
+    let i = this.ended.length;
+    while (i > 0 && this.ended[i - 1].startUs > win.startUs) i--;
+    this.ended.splice(i, 0, win);
   }
 
   get size(): number {
-    return this.list.length;
+    return this.open.size + this.ended.length;
   }
 
-  /** Drops windows that ended long before `nowUs` (events arrive late, but not minutes late). */
+  /** Drops windows that ended long before `nowUs`. */
   prune(nowUs: number): void {
-    if (this.list.length < 64) return;
-    const keep = this.list.filter((w) => w.endUs === undefined || nowUs - w.endUs < KEEP_ENDED_US);
-    if (keep.length === this.list.length) return;
-    for (const w of this.list) if (!keep.includes(w)) this.byId.delete(w.invocation);
-    this.list = keep;
+    let drop = 0;
+    while (drop < this.ended.length && nowUs - this.ended[drop].endUs! > KEEP_ENDED_US) {
+      this.byId.delete(this.ended[drop].invocation);
+      drop++;
+    }
+    if (drop > 0) this.ended = this.ended.slice(drop);
   }
 
   attribute(ev: { ts: number; pid: number }, tree: ProcessTree): Attribution {
@@ -192,20 +208,26 @@ export class Windows {
     let best: Window | undefined;
     let bestScore = -1;
     const ts = ev.ts;
-    for (let i = 0; i < this.list.length; i++) {
-      const w = this.list[i];
-      if (w.endUs !== undefined && ts > w.endUs) continue;
-      if (ts < w.startUs - START_SLACK_US) continue;
+    const consider = (w: Window) => {
+      if (w.endUs !== undefined && ts > w.endUs) return;
+      if (ts < w.startUs - START_SLACK_US) return;
       let score = ts >= w.startUs ? 1 : 0;
       if (w.pid !== undefined) {
-        if (!tree.descends(ev.pid, w.pid)) continue;
+        if (!tree.descends(ev.pid, w.pid)) return;
         score += 2;
       }
       if (score > bestScore || (score === bestScore && w.startUs >= best!.startUs)) {
         best = w;
         bestScore = score;
       }
+    };
+    for (const w of this.open) consider(w);
+    const earliest = ts - this.longestUs - START_SLACK_US;
+    for (let i = this.ended.length - 1; i >= 0; i--) {
+      const w = this.ended[i];
+      if (w.startUs < earliest) break;
+      consider(w);
     }
-    return best ? { invocation: best.invocation, outsideInvocation: false } : { outsideInvocation: true };
+    return best ? { invocation: (best as Window).invocation, outsideInvocation: false } : { outsideInvocation: true };
   }
 }
