@@ -9,7 +9,7 @@
 // `requests` sequential purchases and `requests` more with `concurrency` in flight; mean and p99
 // latency as the client sees it, and the overhead of provenance in percent.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,9 @@ const JSON_OUT = process.argv.includes('--json');
 const WARMUP = 50;
 const log = (l) => process.stderr.write(`${l}\n`);
 
-function up(extra) {
+function up(label, extra) {
   const state = mkdtempSync(join(tmpdir(), 'alastor-bench-wf-'));
+  const logFile = join(tmpdir(), `alastor-bench-workflow-${label.replace(/\W+/g, '-')}.log`);
   const args = [join(root, 'dist', 'alastor.js'), 'up', join(root, 'examples', 'hello-retail', 'stack.yml'), '--port', '0', '--state-dir', state, ...extra];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -44,15 +45,18 @@ function up(extra) {
         resolve({
           gateway: m[1],
           audit: audit ? audit[0] : '?',
+          logFile,
           stop: async () => {
             proc.kill('SIGTERM');
             await exited;
+            writeFileSync(logFile, out);
             rmSync(state, { recursive: true, force: true });
           },
         });
       } else if (proc.exitCode !== null) {
         clearInterval(t);
-        reject(new Error(`alastor up failed:\n${out}`));
+        writeFileSync(logFile, out);
+        reject(new Error(`alastor up failed (log ${logFile}):\n${out.split('\n').slice(-15).join('\n')}`));
       }
     }, 100);
   });
@@ -66,9 +70,13 @@ async function purchase(gateway) {
   const res = await fetch(`${gateway}/function/product-purchase`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   await res.arrayBuffer();
   const ms = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`purchase answered HTTP ${res.status}`);
+  if (res.status !== 200) {
+    errors.push(res.status);
+    if (errors.length === 1) log(`first failed purchase: HTTP ${res.status}`);
+  }
   return ms;
 }
+const errors = [];
 
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -79,7 +87,8 @@ function stats(samples) {
 
 async function measure(label, extra) {
   log(`${label}: starting the stack (${extra.join(' ')})`);
-  const stack = await up(extra);
+  const stack = await up(label, extra);
+  errors.length = 0;
   try {
     log(`${label}: ${stack.audit}; warming up (${WARMUP})`);
     for (let i = 0; i < WARMUP; i++) await purchase(stack.gateway);
@@ -98,8 +107,10 @@ async function measure(label, extra) {
       }),
     );
     const concSecs = (performance.now() - t1) / 1000;
+    log(`${label}: stack log in ${stack.logFile}`);
     return {
       audit: stack.audit,
+      failed: errors.length,
       sequential: { ...stats(seq), rps: REQUESTS / seqSecs },
       concurrent: { ...stats(conc), rps: REQUESTS / concSecs, concurrency: CONCURRENCY },
     };
@@ -117,7 +128,7 @@ const overhead = {
 };
 const f = (x) => x.toFixed(2).padStart(8);
 const row = (name, r) =>
-  `${name.padEnd(18)} seq mean ${f(r.sequential.mean)} ms  p99 ${f(r.sequential.p99)} ms  (${r.sequential.rps.toFixed(1)}/s)   ` +
+  `${name.padEnd(18)} ${r.failed ? `(${r.failed} failed) ` : ''}seq mean ${f(r.sequential.mean)} ms  p99 ${f(r.sequential.p99)} ms  (${r.sequential.rps.toFixed(1)}/s)   ` +
   `conc mean ${f(r.concurrent.mean)} ms  p99 ${f(r.concurrent.p99)} ms  (${r.concurrent.rps.toFixed(1)}/s)`;
 console.log(`Hello, Retail! purchase workflow (7 invocations per purchase), ${REQUESTS} sequential + ${REQUESTS} at ${CONCURRENCY} in flight`);
 console.log(row('plain fwatchdog', plain));

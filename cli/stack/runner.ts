@@ -262,10 +262,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
         };
         const child = startChild(fn.name, process.execPath, [fwatchdog], { cwd: laid[i].dir, env }, (line) => fnLog(fn.name, line));
         children.push(child);
-        const deadline = Date.now() + (opts.readyTimeoutMs ?? 30000);
+        const deadline = Date.now() + (opts.readyTimeoutMs ?? 120000);
         while ((await status(port, '/_/health')) !== 200) {
           if (child.done) throw new Error(`function "${fn.name}" exited before it was ready (see its lines above)`);
-          if (Date.now() > deadline) throw new Error(`function "${fn.name}" was not ready within ${(opts.readyTimeoutMs ?? 30000) / 1000} s`);
+          if (Date.now() > deadline) throw new Error(`function "${fn.name}" was not ready within ${(opts.readyTimeoutMs ?? 120000) / 1000} s`);
           await new Promise((r) => setTimeout(r, 50));
         }
         routes[i].port = port;
