@@ -4,7 +4,9 @@
 // the next start deletes rules whose owner is gone and leaves a live owner's rules alone.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const KEY_PREFIX = 'alastor_';
 const OWNED_KEY = /^alastor_(\d+)_[0-9a-f]+$/;
@@ -67,21 +69,34 @@ export function auditctl(args: string[], timeoutMs = 10000): Promise<string> {
   });
 }
 
-/** Installs every rule; if one fails, removes those already in and throws. */
-export async function installRules(specs: string[][]): Promise<void> {
-  const done: string[][] = [];
+/**
+ * Runs many rule changes with one auditctl (-R FILE): one process instead of one per rule, which
+ * matters when the machine is busy and a shutdown has only seconds. The arguments hold no spaces
+ * (ruleSpecs refuses such directories, and `auditctl -l` lines are split on spaces anyway).
+ */
+async function applyRuleFile(lines: string[][]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'alastor-rules-'));
   try {
-    for (const s of specs) {
-      await auditctl(['-a', ...s]);
-      done.push(s);
-    }
+    const file = join(dir, 'audit.rules');
+    writeFileSync(file, lines.map((l) => l.join(' ')).join('\n') + '\n');
+    await auditctl(['-R', file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Installs every rule; if one fails, removes those already in (by their key) and throws. */
+export async function installRules(specs: string[][]): Promise<void> {
+  try {
+    await applyRuleFile(specs.map((s) => ['-a', ...s]));
   } catch (err) {
-    for (const s of done) await auditctl(['-d', ...s]).catch(() => undefined);
+    const key = specs[0]?.find((a) => a.startsWith('key='))?.slice(4);
+    if (key) await removeRules(key).catch(() => undefined);
     throw err;
   }
 }
 
-/** The rules currently loaded whose key is `key`, as `-d` argument lists. */
+/** The rules currently loaded whose key passes `filter`, as argument lists for `-d`. */
 export async function listRules(filter: (key: string) => boolean): Promise<string[][]> {
   const out = await auditctl(['-l']);
   const rules: string[][] = [];
@@ -93,10 +108,20 @@ export async function listRules(filter: (key: string) => boolean): Promise<strin
   return rules;
 }
 
+async function deleteRules(rules: string[][]): Promise<void> {
+  if (rules.length === 0) return;
+  try {
+    await applyRuleFile(rules.map((r) => ['-d', ...r]));
+  } catch {
+    // One of them went away meanwhile (-R stops at the first failure): one by one.
+    for (const r of rules) await auditctl(['-d', ...r]).catch(() => undefined);
+  }
+}
+
 /** Deletes every loaded rule carrying `key`; returns how many. */
 export async function removeRules(key: string): Promise<number> {
   const rules = await listRules((k) => k === key);
-  for (const r of rules) await auditctl(['-d', ...r]);
+  await deleteRules(rules);
   return rules.length;
 }
 
@@ -115,12 +140,8 @@ export async function removeStaleRules(): Promise<string[]> {
     const m = OWNED_KEY.exec(k);
     return m !== null && !alive(Number(m[1]));
   });
-  const keys = new Set<string>();
-  for (const r of rules) {
-    await auditctl(['-d', ...r]);
-    keys.add(r[r.length - 1].slice(4));
-  }
-  return [...keys];
+  await deleteRules(rules);
+  return [...new Set(rules.map((r) => r[r.length - 1].slice(4)))];
 }
 
 export interface AuditStatus {
