@@ -1,7 +1,8 @@
 """A tiny key-value store for Hello Retail's tables (prices, catalog, creditcards, purchases,
 photos), one JSON file per table in its data folder (KV_DATA_DIR, else the instance's temporary
-folder), seeded from seed.json the first time a table is used. Writes go to a new file that is
-then renamed over the old one, so a reader never sees half a table.
+folder). A table nobody has written yet is read from seed.json, shipped with the function; the first
+write creates its file. Writes go to a new file that is then renamed over the old one, so a reader
+never sees half a table.
 
   GET  /tables/NAME          the whole table
   GET  /tables/NAME/KEY      one row (404 if absent)
@@ -29,13 +30,13 @@ def table_file(name):
 def load(name):
     global seed
     path = table_file(name)
-    if not os.path.exists(path):
-        if seed is None:
-            with open(os.path.join(HERE, "seed.json")) as f:
-                seed = json.load(f)
-        save(name, seed.get(name, {}))
-    with open(path) as f:
-        return json.load(f)
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    if seed is None:
+        with open(os.path.join(HERE, "seed.json")) as f:
+            seed = json.load(f)
+    return json.loads(json.dumps(seed.get(name, {})))  # a copy: the seed itself never changes
 
 
 def save(name, rows):
