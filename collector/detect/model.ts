@@ -6,6 +6,7 @@
 // (a crash, a killed process) is caught at END.
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { fit, type Examples } from './fit';
 import { Lstm } from './lstm';
 import { Prng } from './prng';
@@ -14,6 +15,8 @@ export const END = '<end>';
 const PAD = 0;
 const FORMAT = 'alastor-deeplog';
 const FORMAT_VERSION = 1;
+/** The file stores little-endian float64; on such a machine the bytes are copied as they are. */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export interface Hyper {
   /** h: keys of history the model sees. */
@@ -201,8 +204,12 @@ export class DeepLogModel {
   /** Serialises to a deterministic byte string: same model, same bytes. */
   serialize(): string {
     const p = this.net.params;
-    const buf = Buffer.alloc(p.length * 8);
-    for (let i = 0; i < p.length; i++) buf.writeDoubleLE(p[i], i * 8);
+    let buf: Buffer;
+    if (LITTLE_ENDIAN) buf = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    else {
+      buf = Buffer.alloc(p.length * 8);
+      for (let i = 0; i < p.length; i++) buf.writeDoubleLE(p[i], i * 8);
+    }
     return JSON.stringify({
       format: FORMAT,
       version: FORMAT_VERSION,
@@ -224,8 +231,10 @@ export class DeepLogModel {
     if (o?.format !== FORMAT) throw new Error(`${source} is not a DeepLog model file (format is ${JSON.stringify(o?.format)})`);
     if (o.version !== FORMAT_VERSION) throw new Error(`${source} has model format v${o.version}; this alastor reads v${FORMAT_VERSION}`);
     const buf = Buffer.from(String(o.weights), 'base64');
+    if (buf.length % 8 !== 0) throw new Error(`${source}: weights are not a whole number of float64 values`);
     const params = new Float64Array(buf.length / 8);
-    for (let i = 0; i < params.length; i++) params[i] = buf.readDoubleLE(i * 8);
+    if (LITTLE_ENDIAN) new Uint8Array(params.buffer).set(buf);
+    else for (let i = 0; i < params.length; i++) params[i] = buf.readDoubleLE(i * 8);
     const vocab: string[] = o.vocab;
     if (!Array.isArray(vocab) || o.shape.outputSize !== vocab.length) throw new Error(`${source}: vocabulary and network shape disagree`);
     return new DeepLogModel(vocab, { ...DEFAULT_HYPER, ...o.hyper }, new Lstm(o.shape, params), o.meta);

@@ -3,7 +3,7 @@
 // same time-respecting rule the CLI uses.
 import { readFileSync } from 'node:fs';
 import type { Graph } from '../graph/model';
-import { STRUCTURAL } from '../graph/model';
+import { STRUCTURAL, TIME_SLACK_US } from '../graph/model';
 
 // scripts/build.mjs defines this as the text of cytoscape.min.js, so the bundled CLI carries it;
 // when running from sources (tests, ts-node) it is read from node_modules instead.
@@ -43,6 +43,7 @@ const PAGE_JS = `
 (function(){
 var G = JSON.parse(document.getElementById('graph-data').textContent);
 var STRUCT = JSON.parse(document.getElementById('structural').textContent);
+var SLACK = Number(document.getElementById('slack').textContent);
 var COLORS = JSON.parse(document.getElementById('colors').textContent);
 var byId = {}; G.nodes.forEach(function(n){ byId[n.id] = n; });
 var els = G.nodes.map(function(n){ return { group:'nodes', data:{ id:n.id, label:n.label, kind:n.kind, color:COLORS[n.kind]||'#999', flagged: n.attributes && n.attributes.flagged ? 1 : 0 } }; });
@@ -73,7 +74,7 @@ function walk(start, back){
       if (byId[n] && byId[n].kind === 'remote' && n !== start) return;
       ((back ? out[n] : inn[n]) || []).forEach(function(e){
         if (e.trust === 'flagged') return;
-        if (back ? e.time > bound[n] : e.time < bound[n]) return;
+        if (back ? e.time > bound[n] + SLACK : e.time < bound[n] - SLACK) return;
         var m = back ? e.to : e.from; edges.push(e);
         if (m in bound && (back ? e.time <= bound[m] : e.time >= bound[m])) return;
         bound[m] = e.time; next.push(m);
@@ -130,6 +131,7 @@ export function toHtml(g: Graph, title = 'Alastor provenance graph'): string {
 <div id="result"></div></div>
 <script type="application/json" id="graph-data">${scriptJson(g)}</script>
 <script type="application/json" id="structural">${scriptJson([...STRUCTURAL])}</script>
+<script type="application/json" id="slack">${TIME_SLACK_US}</script>
 <script type="application/json" id="colors">${scriptJson(COLORS)}</script>
 <script>${cytoscapeSource().replace(/<\/script/gi, '<\\/script')}</script>
 <script>${PAGE_JS}</script>

@@ -14,6 +14,15 @@ export type Evidence = 'syscall' | 'watchdog' | 'instrumentation';
  * or the evidence contradicts itself (flagged: not followed by traces unless asked). */
 export type Trust = 'confirmed' | 'claimed' | 'flagged';
 
+/**
+ * Time slack of a time-respecting walk, in microseconds: an edge up to this much after the bound is
+ * still followed. Audit stamps are whole milliseconds from the kernel's clock, the watchdog stamps
+ * microseconds from its own, and the proxy stamps a response when its own event loop sees the end
+ * (measured: a function wrote a downloaded file 1.4 ms before the proxy's end stamp), so "before"
+ * is only known to a few milliseconds.
+ */
+export const TIME_SLACK_US = 5000;
+
 /** Relations that say who ran what, not what caused what: kept for context, never walked. */
 export const STRUCTURAL: ReadonlySet<string> = new Set(['wasAssociatedWith', 'actedOnBehalfOf', 'wasInfluencedBy']);
 

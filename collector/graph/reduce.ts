@@ -7,7 +7,7 @@
 // 2. prune: reads (used) of files under immutable runtime paths (any node_modules, /usr, /lib, the
 //    template; a rule is a prefix, or '*fragment' found anywhere) are dropped, with the file nodes left isolated, provided the file version was never
 //    written in the graph (a planted file in node_modules is kept). They are leaves of every walk.
-import type { Graph, GraphEdge } from './model';
+import { TIME_SLACK_US, type Graph, type GraphEdge } from './model';
 
 export interface ReductionRules {
   merge: boolean;
@@ -83,7 +83,9 @@ export function reduce(g: Graph, rules: ReductionRules = DEFAULT_RULES): { graph
       let count = 1;
       for (let i = 1; i < group.length; i++) {
         const e = group[i];
-        if (!anyIn(times, cur.time, e.time) && sameMark(cur, e)) {
+        // Entered at cur.time instead of e.time, the node's eligible edges are the same when none
+        // falls between the two bounds (each widened by the walk's clock slack).
+        if (!anyIn(times, cur.time + TIME_SLACK_US, e.time + TIME_SLACK_US) && sameMark(cur, e)) {
           count++;
           merged++;
           continue;

@@ -5,7 +5,7 @@
 import type { DB } from '../store/open';
 import { nodesByNid, edgesByEidKnown } from './read';
 import { select } from './select';
-import { STRUCTURAL, type Graph } from './model';
+import { STRUCTURAL, TIME_SLACK_US, type Graph } from './model';
 
 export interface TraceOptions {
   /** Maximum number of hops from the start (default unlimited). */
@@ -16,6 +16,8 @@ export interface TraceOptions {
   until?: number;
   /** Follow caller links whose evidence contradicts itself (default false). */
   followFlagged?: boolean;
+  /** Clock tolerance in microseconds (default TIME_SLACK_US); --since/--until stay exact. */
+  slack?: number;
 }
 
 export interface TraceResult extends Graph {
@@ -48,6 +50,7 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
   const since = opts.since ?? 0;
   const until = opts.until ?? NO_LIMIT;
   const maxDepth = opts.depth ?? Infinity;
+  const slack = opts.slack ?? TIME_SLACK_US;
   const stmt = back
     ? db.prepare<[number, number, number], Step>(`SELECT eid, dst AS next, time, trust FROM graph_edges
         WHERE src = ? AND time <= ? AND time >= ? AND relation NOT IN (${STRUCT_SQL})`)
@@ -76,7 +79,7 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
       // Remote endpoints are outside the platform: the walk ends there (they are roots).
       if (remotes.has(n) && !startSet.has(n)) continue;
       const b = bound.get(n)!;
-      const rows = back ? stmt.all(n, b, since) : stmt.all(n, b, until);
+      const rows = back ? stmt.all(n, Math.min(b + slack, until), since) : stmt.all(n, Math.max(b - slack, since), until);
       for (const r of rows) {
         if (r.trust === 'flagged' && !opts.followFlagged) continue;
         edges.add(r.eid);

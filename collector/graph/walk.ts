@@ -1,7 +1,7 @@
 // The same time-respecting walk as trace.ts, over a graph held in memory (an export, a reduced
 // graph, a view). Used to compare answers before and after reduction, and by callers that already
 // hold a Graph.
-import { STRUCTURAL, type Graph, type GraphEdge } from './model';
+import { STRUCTURAL, TIME_SLACK_US, type Graph, type GraphEdge } from './model';
 import type { TraceOptions } from './trace';
 
 export interface WalkAnswer { nodes: Set<string>; roots: Set<string>; edges: GraphEdge[] }
@@ -9,6 +9,7 @@ export interface WalkAnswer { nodes: Set<string>; roots: Set<string>; edges: Gra
 export function walkGraph(g: Graph, starts: string[], direction: 'backward' | 'forward', opts: TraceOptions = {}): WalkAnswer {
   const back = direction === 'backward';
   const since = opts.since ?? 0, until = opts.until ?? Number.MAX_SAFE_INTEGER;
+  const slack = opts.slack ?? TIME_SLACK_US;
   const kind = new Map(g.nodes.map((n) => [n.id, n]));
   const adj = new Map<string, GraphEdge[]>();
   for (const e of g.edges) {
@@ -33,7 +34,7 @@ export function walkGraph(g: Graph, starts: string[], direction: 'backward' | 'f
       const b = bound.get(n)!;
       for (const e of adj.get(n) ?? []) {
         if (e.time < since || e.time > until) continue;
-        if (back ? e.time > b : e.time < b) continue;
+        if (back ? e.time > b + slack : e.time < b - slack) continue;
         if (e.trust === 'flagged' && !opts.followFlagged) continue;
         edges.push(e);
         const m = back ? e.to : e.from;

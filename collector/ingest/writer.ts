@@ -154,10 +154,10 @@ export class IngestWriter {
       }
     }
     this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.events.length, receivedUs: now });
-    let stored = 0;
+    const rows = new Array<EventRow>(b.events.length);
     for (let i = 0; i < b.events.length; i++) {
       const e = b.events[i];
-      stored += this.a.event({
+      rows[i] = {
         id: e.id,
         kind: e.kind,
         ts: e.ts,
@@ -167,8 +167,9 @@ export class IngestWriter {
         source: b.source,
         batchSeq: b.seq,
         body: b.texts[i],
-      });
+      };
     }
+    const stored = this.a.events(rows);
     if (stored < b.events.length) {
       this.a.integrity(b.source, b.seq, 'duplicate-event', `${b.events.length - stored} event id(s) already stored by another batch`, now);
     }
@@ -180,8 +181,6 @@ export class IngestWriter {
   }
 
   private storeRows(rows: EventRow[]): number {
-    let stored = 0;
-    for (const r of rows) stored += this.a.event(r);
-    return stored;
+    return this.a.events(rows);
   }
 }

@@ -44,14 +44,14 @@ maybe('click a node, see its attributes, walk backward to request one', async ()
 
   // Find where the planted script's process is drawn and click it like a person would.
   const target = await tab.evaluate(() => {
-    const cy = (window as any).cy;
+    const cy = (globalThis as any).cy;
     const n = cy.nodes().filter((x: any) => /^node \/tmp\/evil\.js/.test(x.data('label')))[0];
     const p = n.renderedPosition();
-    const box = document.getElementById('cy')!.getBoundingClientRect();
+    const box = (globalThis as any).document.getElementById('cy').getBoundingClientRect();
     return { id: n.id(), label: n.data('label'), x: box.left + p.x, y: box.top + p.y };
   });
   await tab.mouse.click(target.x, target.y);
-  await tab.waitForFunction((label) => document.getElementById('title')!.textContent === label, target.label, { timeout: 5000 });
+  await tab.waitForFunction((label) => (globalThis as any).document.getElementById('title').textContent === label, target.label, { timeout: 5000 });
   const attrs = await tab.textContent('#attrs');
   expect(attrs).toContain(target.id);
   expect(attrs).toContain('argv');
