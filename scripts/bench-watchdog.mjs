@@ -79,9 +79,21 @@ async function waitFor(url, proc, what) {
   throw new Error(`${what} not ready at ${url}`);
 }
 
+/** Remembers how a process ended and the tail of its stderr, for the notes under the table. */
+function watch(proc, name) {
+  let tail = '';
+  proc.stderr?.on('data', (d) => (tail = (tail + d).slice(-400)));
+  proc.on('exit', (code, signal) => {
+    if (!proc.stopping) exits.push(`${name} (pid ${proc.pid}) exited early: code ${code}, signal ${signal}${tail ? `: ${tail.trim()}` : ''}`);
+  });
+  return proc;
+}
+const exits = [];
+
 function stopper(proc) {
   return () =>
     new Promise((resolve) => {
+      proc.stopping = true;
       if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');
@@ -92,7 +104,7 @@ function stopper(proc) {
 /** The upstream alone, reached directly. */
 export async function startDirect(ctx) {
   const port = await freePort();
-  const proc = spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: 'ignore' });
+  const proc = watch(spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] }), 'upstream');
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'upstream');
   return { url, pid: proc.pid, stop: stopper(proc) };
@@ -114,8 +126,10 @@ export async function startFwatchdog(ctx, extraEnv = {}) {
       suppress_lock: 'true',
       ...extraEnv,
     },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // fwatchdog logs one line per request to stderr: keep only the tail.
+  watch(proc, 'fwatchdog');
   await waitFor(`http://127.0.0.1:${port}/_/health`, proc, 'fwatchdog');
   return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
 }
@@ -126,7 +140,7 @@ export async function startPlainProxy(ctx) {
   const port = await freePort();
   const script = join(ctx.tmp, 'plain-proxy.js');
   writeFileSync(script, PLAIN_PROXY_SRC(join(root, 'node_modules', 'undici')));
-  const proc = spawn(process.execPath, [script], { env: { ...process.env, TARGET: new URL(up.url).origin, PROXY_PORT: String(port) }, stdio: 'ignore' });
+  const proc = watch(spawn(process.execPath, [script], { env: { ...process.env, TARGET: new URL(up.url).origin, PROXY_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] }), 'plain proxy');
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'plain proxy');
   const stop = stopper(proc);
@@ -150,8 +164,9 @@ export async function startOfWatchdog(ctx, bin) {
       UPSTREAM_PORT: String(upstreamPort),
       port: String(port),
     },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  watch(proc, 'of-watchdog');
   // of-watchdog reports healthy before its upstream listens: wait for a proxied 200 instead.
   await waitFor(`http://127.0.0.1:${port}/`, proc, 'of-watchdog');
   return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
@@ -228,9 +243,18 @@ export async function runWatchdogBench(opts = {}) {
     for (const connections of connectionsList) {
       let base;
       for (const s of started) {
-        await measure(s.url, { connections, durationSec: 1, tool }); // warm-up (JIT, pools)
+        // Warm-up at 16 connections whatever the case: at 1 connection a second sees too few
+        // requests for V8 to optimise the hot path, and a watchdog in service is warm.
+        await measure(s.url, { connections: Math.max(16, connections), durationSec: 2, tool }).catch(() => {});
+        let r;
         const c0 = s.pid ? cpuMs(s.pid) : NaN;
-        const r = await measure(s.url, { connections, durationSec, tool });
+        try {
+          r = await measure(s.url, { connections, durationSec, tool });
+        } catch (err) {
+          exits.push(`${s.name} at ${connections} connections: ${err.message.trim()}`);
+          rows.push({ scenario: s.name, connections, rps: NaN, p50: NaN, p99: NaN, errors: NaN, cpuPerReq: NaN, ratio: NaN, addedP50: NaN });
+          continue;
+        }
         const cpuPerReq = ((s.pid ? cpuMs(s.pid) : NaN) - c0) * 1000 / r.total;
         base ??= r;
         rows.push({ scenario: s.name, connections, ...r, cpuPerReq, ratio: r.rps / base.rps, addedP50: r.p50 - base.p50 });
@@ -260,6 +284,7 @@ export async function runWatchdogBench(opts = {}) {
   }
   console.log('\nratio = req/s / req/s of the first scenario at the same connection count; +p50 = p50 minus its p50;');
   console.log('cpu us/req = CPU time of the serving process (the proxy; the upstream for direct) per request, from /proc.');
+  for (const e of exits) console.log(`note: ${e}`);
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`load average during the run: ${load} (other work on the machine skews every row)`);
   return rows;
