@@ -232,7 +232,10 @@ export function onAppFile(c: Context, e: AppFileEvent): void {
 
 export function onAppSpawn(c: Context, e: AppSpawnEvent): void {
   // The spawning code runs in the invocation; the child's pid is the one reported.
-  const proc = startProgram(c, { ...e, pid: e.pid }, { command: e.command, argv: e.argv, ppid: e.ppid }, 'instrumentation', 'claimed');
+  // A synchronous spawn reports no child pid and the mapping falls back to the spawner's own: never
+  // let that name the spawner as the child.
+  const pid = e.pid != null && e.pid !== e.ppid ? e.pid : undefined;
+  const proc = startProgram(c, { ...e, pid }, { command: e.command, argv: e.argv, ppid: e.ppid }, 'instrumentation', 'claimed');
   linkArgv(c, e, proc, [e.command, ...e.argv], undefined, 'instrumentation', 'claimed');
 }
 

@@ -170,6 +170,35 @@ describe('caller links are checked against what the recorders saw', () => {
   });
 });
 
+describe('in-function instrumentation alone (no audit)', () => {
+  test('a module written by one invocation and spawned by a later one links them, marked claimed', () => {
+    const w = new World();
+    try {
+      const A = w.instance('authorize-cc');
+      const one = w.start('authorize-cc', A);
+      w.emit({ kind: 'app.file', instance: A, function: 'authorize-cc', invocation: one.id, op: 'create', path: '/tmp/x.js', pid: 300 });
+      w.end(one);
+      const two = w.start('authorize-cc', A);
+      w.emit({ kind: 'app.spawn', instance: A, function: 'authorize-cc', invocation: two.id, command: 'node', argv: ['/tmp/x.js'], pid: 5151, ppid: 300 });
+      // A synchronous spawn reports the spawner's pid: it must not become the child.
+      w.emit({ kind: 'app.spawn', instance: A, function: 'authorize-cc', invocation: two.id, command: 'ls', argv: ['ls'], pid: 300, ppid: 300 });
+      w.end(two);
+      const three = w.start('authorize-cc', A);
+      const later = w.syscall(A, 'authorize-cc', three.id, { syscall: 'connect', pid: 300, sockaddr: { family: 'inet', address: '10.0.0.1', port: 80 } });
+      updateGraph(w.db);
+      const g = loadGraph(w.db);
+      const proc = g.nodes.find((n) => n.kind === 'process' && n.attributes.pid === 5151)!;
+      const r = traceBack(w.db, proc.id);
+      expect(r.path!.slice(-3)).toEqual([expect.stringMatching(/^file:.*\/tmp\/x\.js#\?@1$/), `inv:${one.id}`, `req:${one.id}`]);
+      expect(r.edges.filter((e) => e.evidence === 'instrumentation').every((e) => e.trust === 'claimed')).toBe(true);
+      // The function's own process still acts for the invocation it serves.
+      expect(g.edges.find((e) => e.from === `sock:${later.id}` && e.relation === 'wasGeneratedBy')!.to).toBe(`inv:${three.id}`);
+    } finally {
+      w.close();
+    }
+  });
+});
+
 describe('answers flow back', () => {
   test('a caller that used a callee\'s response depends on what the callee did, from the moment it arrived', () => {
     const w = new World();
