@@ -118,6 +118,7 @@ export async function runAuditChild(): Promise<void> {
     setTimeout(() => process.exit(1), 50);
     return;
   }
+  if (stopping) return; // told to stop while starting: shutdown() has removed the rules
   timer = setInterval(() => {
     try {
       live.tick();

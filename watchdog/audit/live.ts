@@ -25,7 +25,9 @@ export class LiveAudit {
   readonly reader: AuditReader;
   readonly logPath: string;
   private tail?: LogTail;
-  private installed = false;
+  /** Set once rule installation may have begun: from then on, stop() must remove our key's rules. */
+  private mayHaveRules = false;
+  private starting?: Promise<void>;
   private lostAtStart = 0;
 
   constructor(private readonly o: LiveOptions) {
@@ -33,7 +35,12 @@ export class LiveAudit {
     this.reader = new AuditReader({ onEvent: o.onEvent, keep: o.keep });
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const st = await auditStatus().catch((err: Error) => {
       throw new Error(`Linux audit is not usable here (${err.message}); run as root with auditd installed`);
     });
@@ -59,8 +66,8 @@ export class LiveAudit {
     } catch (err) {
       throw new Error(`cannot read the audit log ${this.logPath}: ${(err as Error).message}`);
     }
+    this.mayHaveRules = true;
     await installRules(ruleSpecs({ key: this.o.key, excludePid: process.pid, readDirs: this.o.readDirs ?? DEFAULT_READ_DIRS }));
-    this.installed = true;
   }
 
   /** Reads what is new and completes events idle too long; call it periodically. */
@@ -90,8 +97,10 @@ export class LiveAudit {
 
   /** Removes our rules, reads the last records they produced, completes every open event. */
   async stop(): Promise<void> {
-    if (this.installed) {
-      this.installed = false;
+    // A stop during start-up waits for it: rules being installed right now must not outlive us.
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.mayHaveRules) {
+      this.mayHaveRules = false;
       await removeRules(this.o.key).catch((err: Error) => this.o.log(`audit: ${err.message}`));
     }
     // auditd writes asynchronously; give the last records a moment to reach the file.
