@@ -11,7 +11,7 @@
 // Use `{ waitHealthy: false }` to get the handle right away (e.g. to assert a start-up failure
 // through `wd.exited`).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,8 @@ export interface WatchdogHandle {
   logs(): string;
   /** Resolves when `pattern` appears in the combined output (rejects after timeoutMs). */
   waitForLog(pattern: RegExp | string, timeoutMs?: number): Promise<void>;
-  /** Sends `signal` (default SIGTERM); SIGKILLs after graceMs (default 10000). Idempotent. */
+  /** Sends `signal` (default SIGTERM); SIGKILLs after graceMs (default 10000), together with the
+   * function processes' groups. Idempotent. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<Exit>;
 }
 
@@ -88,6 +89,31 @@ export function httpStatus(port: number, path: string, timeoutMs = 1000): Promis
 }
 
 const live = new Set<WatchdogHandle>();
+
+/** Process groups of the watchdog's direct children (each function process leads its own). */
+function childGroups(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function killHard(pid: number): void {
+  // A SIGKILLed watchdog cannot stop its function processes: take their groups down with it.
+  for (const child of childGroups(pid)) {
+    try {
+      process.kill(-child, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
 
 /** Stops every watchdog still running (call from afterAll as a safety net). */
 export async function stopAllWatchdogs(): Promise<void> {
@@ -179,18 +205,15 @@ export async function startWatchdog(opts: StartOptions = {}): Promise<WatchdogHa
       if (!stopping) {
         stopping = (async () => {
           if (!exitInfo) {
-            try {
-              process.kill(proc.pid!, signal);
-            } catch {
-              /* already gone */
-            }
-            const timer = setTimeout(() => {
+            if (signal === 'SIGKILL') killHard(proc.pid!);
+            else {
               try {
-                process.kill(proc.pid!, 'SIGKILL');
+                process.kill(proc.pid!, signal);
               } catch {
                 /* already gone */
               }
-            }, graceMs);
+            }
+            const timer = setTimeout(() => killHard(proc.pid!), graceMs);
             await exited;
             clearTimeout(timer);
           }
