@@ -62,17 +62,16 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
     }
   }
 
-  // Audit windows: fork modes learn the pid only when the process is spawned (setPid), http
-  // mode serves every request from the upstream whose pid is known up front.
+  // Audit windows open when the request begins. Fork modes learn the pid only when the process
+  // is spawned (setPid -> invocationPid); http mode serves every request from the upstream whose
+  // pid is known up front.
   const forkMode = FORK_MODES.has(opts.mode);
-  const windowOpen = new WeakSet<Invocation>();
-  const openWindow = (inv: Invocation) => {
-    if (!audit || windowOpen.has(inv)) return;
-    windowOpen.add(inv);
+  const auditCall = (what: string, f: (a: AuditTailer) => void) => {
+    if (!audit) return;
     try {
-      audit.invocationStart({ invocation: inv.id, tsUs: inv.startUs, pid: inv.pid });
+      f(audit);
     } catch (e) {
-      log(`audit: invocationStart failed: ${(e as Error).message}`);
+      log(`audit: ${what} failed: ${(e as Error).message}`);
     }
   };
 
@@ -85,17 +84,10 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
     get defaultPid() {
       return defaultPid;
     },
-    onPid: (inv: Invocation) => openWindow(inv),
+    onPid: (inv: Invocation) => auditCall('invocationPid', (a) => a.invocationPid?.({ invocation: inv.id, pid: inv.pid! })),
     onEnd: (inv: Invocation) => {
       inflight.remove(inv);
-      if (audit) {
-        openWindow(inv);
-        try {
-          audit.invocationEnd({ invocation: inv.id, tsUs: nowUs() });
-        } catch (e) {
-          log(`audit: invocationEnd failed: ${(e as Error).message}`);
-        }
-      }
+      auditCall('invocationEnd', (a) => a.invocationEnd({ invocation: inv.id, tsUs: nowUs() }));
     },
   };
 
@@ -143,7 +135,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
     begin(req: RequestInfo): InvocationScope {
       const inv = new Invocation(++seq, req, inst);
       inflight.add(inv);
-      if (audit && !forkMode) openWindow(inv);
+      auditCall('invocationStart', (a) => a.invocationStart({ invocation: inv.id, tsUs: inv.startUs, pid: inv.pid }));
       return inv;
     },
     async close(reason: string) {
