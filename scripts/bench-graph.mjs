@@ -48,6 +48,7 @@ const require = createRequire(join(root, 'package.json'));
 const { updateGraph, traceBack, loadGraph, reduce, openStore, appender } = require(lib);
 
 const db = openStore(join(dir, 'store.db'));
+db.pragma('cache_size = -65536'); // as the CLI's trace and graph commands set it
 const app = appender(db);
 const hex = (n) => randomBytes(n).toString('hex');
 const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -10,6 +10,8 @@ import { traceBack, traceForward, type TraceOptions, type TraceResult } from '..
 export function openGraphStore(file: string): DB {
   if (!existsSync(file)) throw new Error(`--db: ${file} does not exist`);
   const db = openStore(file);
+  // A trace touches scattered pages of a large graph; keep them cached for this connection.
+  db.pragma('cache_size = -65536');
   updateGraph(db);
   return db;
 }

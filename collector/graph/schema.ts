@@ -77,4 +77,11 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (instance, pid)
   );
   `,
+  // Covering indexes for the walks: a step reads only the index, never the table's rows.
+  `
+  DROP INDEX graph_edges_src_time;
+  DROP INDEX graph_edges_dst_time;
+  CREATE INDEX graph_edges_src_time ON graph_edges(src, time, relation, dst, trust);
+  CREATE INDEX graph_edges_dst_time ON graph_edges(dst, time, relation, src, trust);
+  `,
 ];
