@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { validateEvent, type AlastorEvent, type SyscallEvent } from '../../events';
 import { nowUs } from '../../events/time';
 import { startAuditTailer, type AuditTailer } from '../../watchdog/audit/index';
+import { LiveAudit } from '../../watchdog/audit/live';
+import { makeKey } from '../../watchdog/audit/rules';
 import { ensureAuditd, FWATCHDOG_JS, rulesWithKeyPrefix } from '../support/audit-log';
 
 const skip = ensureAuditd();
@@ -201,6 +203,16 @@ maybe('rules: crash recovery and ownership', () => {
         }
       }
     }
+  });
+
+  test('a stop arriving while the rules are being installed leaves none behind', async () => {
+    const key = makeKey();
+    const live = new LiveAudit({ key, keep: () => false, onEvent: () => {}, log: () => {} });
+    const started = live.start();
+    const stopped = live.stop();
+    await started;
+    await stopped;
+    expect(rulesWithKeyPrefix(key)).toEqual([]);
   });
 
   test('a tailer child killed with SIGKILL: the watchdog side removes its rules', async () => {
