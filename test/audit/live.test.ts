@@ -154,10 +154,12 @@ maybe('live audit tailer (real auditd)', () => {
     process.kill(Number(auditdPid), 'SIGUSR1');
     await new Promise((r) => burst.once('exit', r));
     t.invocationEnd({ invocation: 'inv-burst', tsUs: nowUs() });
-    const creates = await until(`${n} creates`, () => {
-      const c = syscalls().filter((e) => e.pid === burst.pid && e.paths.some((p) => p.nametype === 'CREATE' && p.name.startsWith('burst.')));
-      return c.length >= n ? c : undefined;
-    }, 20000);
+    const burstCreates = () => syscalls().filter((e) => e.pid === burst.pid && e.paths.some((p) => p.nametype === 'CREATE' && p.name.startsWith('burst.')));
+    const creates = await until(`${n} creates`, () => (burstCreates().length >= n ? burstCreates() : undefined), 40000).catch((err: Error) => {
+      const got = new Set(burstCreates().map((e) => e.paths.find((p) => p.nametype === 'CREATE')!.name));
+      const missing = Array.from({ length: n }, (_, i) => `burst.${i}`).filter((f) => !got.has(f));
+      throw new Error(`${err.message}: got ${got.size}, missing ${missing.slice(0, 10).join(' ')}; ${execFileSync('auditctl', ['-s'], { encoding: 'utf8' }).replace(/\n/g, ' ')}; logs: ${logs.join(' | ')}`);
+    });
     const names = creates.map((e) => e.paths.find((p) => p.nametype === 'CREATE')!.name);
     expect(new Set(names).size).toBe(n);
     expect(creates).toHaveLength(n);
