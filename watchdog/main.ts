@@ -1,6 +1,5 @@
 // fwatchdog: a drop-in replacement for OpenFaaS's of-watchdog (see docs/watchdog.md).
 import type { Server } from 'node:http';
-import { setFlagsFromString } from 'node:v8';
 import { ConfigError, loadConfig, type WatchdogConfig } from './config';
 import { formatDuration } from './durations';
 import { runHealthcheck } from './healthcheck';
@@ -38,10 +37,10 @@ function createMode(deps: ModeDeps): FunctionMode {
 }
 
 async function main(argv: string[]): Promise<void> {
-  // The watchdog's heap is small and short-lived; V8's parallel GC helper threads only add wake-ups
-  // and context switches that compete with the function for the container's CPU (measured: a
-  // third of the context switches, and far less CPU per request at low concurrency on a busy host).
-  setFlagsFromString('--single-threaded-gc');
+  // Not here: v8.setFlagsFromString('--single-threaded-gc') after start-up crashes Node 20 in GC
+  // ("Check failed: concurrent_marking_handle_ ...", SIGTRAP) within seconds under allocation
+  // churn, in the watchdog and in the audit child alike. Pass it on the command line instead
+  // (`node --single-threaded-gc fwatchdog.js`, as `alastor up` does).
   if (argv.includes('--alastor-audit-child')) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     await require('./audit/child').runAuditChild();

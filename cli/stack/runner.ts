@@ -260,7 +260,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
           ...(collectorUrl ? { [ENV.collectorUrl]: collectorUrl, [ENV.token]: token } : {}),
           ...opts.functionEnv,
         };
-        const child = startChild(fn.name, process.execPath, [fwatchdog], { cwd: laid[i].dir, env }, (line) => fnLog(fn.name, line));
+        // Single-threaded GC from the command line (the watchdog's heap is small; V8's helper
+        // threads only compete with the function for CPU). It cannot be set safely at run time.
+        const child = startChild(fn.name, process.execPath, ['--single-threaded-gc', fwatchdog], { cwd: laid[i].dir, env }, (line) => fnLog(fn.name, line));
         children.push(child);
         const deadline = Date.now() + (opts.readyTimeoutMs ?? 120000);
         while ((await status(port, '/_/health')) !== 200) {
