@@ -7,6 +7,9 @@
 #
 #   sh scripts/container-base/build-bases.sh
 #
+# The templates create their own "app" user (groupadd/useradd, present in Debian), so the base has
+# none, as with node:*-slim and python:*-slim.
+#
 # Env: ALASTOR_BASE_ROOT (work dir, default /var/tmp/alastor-base), DEBIAN_MIRROR, FORCE=1.
 set -eu
 
@@ -26,28 +29,35 @@ if [ "${FORCE:-0}" != 1 ] && have_image "$PY_IMAGE" && have_image "$NODE_IMAGE";
 fi
 
 ROOT="$WORK/rootfs"
-if [ ! -x "$ROOT/usr/bin/python3" ]; then
+if [ ! -x "$ROOT/usr/bin/pip3" ]; then
   rm -rf "$ROOT"
   mkdir -p "$WORK"
-  # minbase keeps it small; ca-certificates so functions can call https endpoints.
-  debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$ROOT" "$MIRROR"
+  # minbase keeps it small; ca-certificates so functions can call https endpoints; pip because
+  # the Python template installs requirements.txt as python:3.x-slim would let it.
+  debootstrap --variant=minbase --include=python3,python3-pip,ca-certificates bookworm "$ROOT" "$MIRROR"
+  # python:3.x-slim (the template's default base) has no PEP 668 marker, so `pip install --user`
+  # works there; Debian's marker would make the same template fail here.
+  rm -f "$ROOT"/usr/lib/python3*/EXTERNALLY-MANAGED
   # Package caches and docs are not needed at run time and make the image twice the size.
   chroot "$ROOT" apt-get clean
   rm -rf "$ROOT"/var/lib/apt/lists/* "$ROOT"/usr/share/doc/* "$ROOT"/usr/share/man/* \
          "$ROOT"/usr/share/locale/* "$ROOT"/var/cache/debconf/*-old "$ROOT"/var/log/*.log
 fi
 
-# The OpenFaaS templates run as an unprivileged "app" user; create it in the base so images built
-# from templates that expect it (addgroup/adduser from busybox are absent here) work the same.
-if ! grep -q '^app:' "$ROOT/etc/passwd"; then
-  chroot "$ROOT" groupadd --system app
-  chroot "$ROOT" useradd --system --gid app --create-home --home-dir /home/app --shell /bin/sh app
+
+# This machine reaches registries through an intercepting egress proxy whose CA is installed under
+# /usr/local/share/ca-certificates; builds inside the images (npm install, pip install) need to
+# trust it the same way. The images are local-only, so carrying this machine's CAs is harmless.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  chroot "$ROOT" update-ca-certificates >/dev/null
 fi
 
-import_dir() { # dir image
+import_dir() { # dir image [extra --change ...]
   tar -C "$1" --numeric-owner -cf - . | $PODMAN import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["/bin/sh"]' - "$2" >/dev/null
+    --change 'CMD ["/bin/sh"]' ${3:+--change "$3"} - "$2" >/dev/null
   echo "build-bases: imported $2"
 }
 
@@ -74,7 +84,9 @@ done
 TMPROOT="$WORK/node-root"
 rm -rf "$TMPROOT"; cp -a "$ROOT" "$TMPROOT"; cp -a "$NROOT/." "$TMPROOT/"
 $PODMAN rmi -f "$NODE_IMAGE" >/dev/null 2>&1 || true
-import_dir "$TMPROOT" "$NODE_IMAGE"
+# Node ships its own CA list; point it at the system one so it trusts what the root trusts.
+import_dir "$TMPROOT" "$NODE_IMAGE" 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'
+
 rm -rf "$TMPROOT" "$NROOT"
 
 $PODMAN run --rm --network=host --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$NODE_IMAGE" node -e 'console.log("node", process.version)'
