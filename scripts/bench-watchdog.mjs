@@ -15,7 +15,7 @@
 //     start: (ctx) => startFwatchdog(ctx, { ALASTOR_PROVENANCE: '1' }) }] });
 // A scenario's start(ctx) resolves to { url, stop() }; ctx.upstreamScript is the upstream's file.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -79,12 +79,28 @@ async function waitFor(url, proc, what) {
   throw new Error(`${what} not ready at ${url}`);
 }
 
-/** Remembers how a process ended and the tail of its stderr, for the notes under the table. */
-function watch(proc, name) {
-  let tail = '';
-  proc.stderr?.on('data', (d) => (tail = (tail + d).slice(-400)));
+/**
+ * Remembers how a process ended and the tail of its stderr, for the notes under the table.
+ * stderr goes to a file, never a pipe: wrk runs synchronously, so nothing would drain a pipe and
+ * a server logging one line per request would block on it.
+ */
+function logFile(ctx, name) {
+  return openSync(join(ctx.tmp, `${name.replace(/\W+/g, '-')}-${process.hrtime.bigint()}.log`), 'w');
+}
+function watch(proc, name, fd) {
   proc.on('exit', (code, signal) => {
-    if (!proc.stopping) exits.push(`${name} (pid ${proc.pid}) exited early: code ${code}, signal ${signal}${tail ? `: ${tail.trim()}` : ''}`);
+    if (proc.stopping) return;
+    let tail = '';
+    try {
+      const st = fstatSync(fd);
+      const len = Math.min(400, st.size);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, st.size - len);
+      tail = buf.toString().trim();
+    } catch {
+      /* no log */
+    }
+    exits.push(`${name} (pid ${proc.pid}) exited early: code ${code}, signal ${signal}${tail ? `: ${tail}` : ''}`);
   });
   return proc;
 }
@@ -104,7 +120,8 @@ function stopper(proc) {
 /** The upstream alone, reached directly. */
 export async function startDirect(ctx) {
   const port = await freePort();
-  const proc = watch(spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] }), 'upstream');
+  const err = logFile(ctx, 'upstream');
+  const proc = watch(spawn(process.execPath, [ctx.upstreamScript], { env: { ...process.env, UPSTREAM_PORT: String(port) }, stdio: ['ignore', 'ignore', err] }), 'upstream', err);
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'upstream');
   return { url, pid: proc.pid, stop: stopper(proc) };
@@ -113,6 +130,7 @@ export async function startDirect(ctx) {
 /** fwatchdog in http mode in front of its own copy of the upstream. */
 export async function startFwatchdog(ctx, extraEnv = {}) {
   const [port, metricsPort, upstreamPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const err = logFile(ctx, 'fwatchdog');
   const proc = spawn(process.execPath, [FWATCHDOG], {
     env: {
       ...process.env,
@@ -126,10 +144,9 @@ export async function startFwatchdog(ctx, extraEnv = {}) {
       suppress_lock: 'true',
       ...extraEnv,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', err],
   });
-  // fwatchdog logs one line per request to stderr: keep only the tail.
-  watch(proc, 'fwatchdog');
+  watch(proc, 'fwatchdog', err);
   await waitFor(`http://127.0.0.1:${port}/_/health`, proc, 'fwatchdog');
   return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
 }
@@ -140,7 +157,8 @@ export async function startPlainProxy(ctx) {
   const port = await freePort();
   const script = join(ctx.tmp, 'plain-proxy.js');
   writeFileSync(script, PLAIN_PROXY_SRC(join(root, 'node_modules', 'undici')));
-  const proc = watch(spawn(process.execPath, [script], { env: { ...process.env, TARGET: new URL(up.url).origin, PROXY_PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] }), 'plain proxy');
+  const err = logFile(ctx, 'plain proxy');
+  const proc = watch(spawn(process.execPath, [script], { env: { ...process.env, TARGET: new URL(up.url).origin, PROXY_PORT: String(port) }, stdio: ['ignore', 'ignore', err] }), 'plain proxy', err);
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url, proc, 'plain proxy');
   const stop = stopper(proc);
@@ -154,6 +172,7 @@ export async function startPlainProxy(ctx) {
  */
 export async function startOfWatchdog(ctx, bin) {
   const [port, upstreamPort] = await Promise.all([freePort(), freePort()]);
+  const err = logFile(ctx, 'of-watchdog');
   const proc = spawn(bin, [], {
     env: {
       ...process.env,
@@ -164,9 +183,9 @@ export async function startOfWatchdog(ctx, bin) {
       UPSTREAM_PORT: String(upstreamPort),
       port: String(port),
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', err],
   });
-  watch(proc, 'of-watchdog');
+  watch(proc, 'of-watchdog', err);
   // of-watchdog reports healthy before its upstream listens: wait for a proxied 200 instead.
   await waitFor(`http://127.0.0.1:${port}/`, proc, 'of-watchdog');
   return { url: `http://127.0.0.1:${port}/`, pid: proc.pid, stop: stopper(proc) };
