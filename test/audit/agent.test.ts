@@ -13,6 +13,9 @@ import { startCollector, stopAllCollectors } from '../support/collector';
 import { waitFor } from '../support/provenance';
 import { ALASTOR_JS, ensureAuditd, rulesWithKeyPrefix, SAMPLE } from '../support/audit-log';
 
+// Real processes on a shared, often loaded machine: generous per-test time.
+jest.setTimeout(120000);
+
 const skip = ensureAuditd();
 if (skip) console.log(`skipping the live agent tests: ${skip}`);
 const maybe = skip ? describe.skip : describe;

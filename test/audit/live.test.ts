@@ -15,6 +15,9 @@ import { LiveAudit } from '../../watchdog/audit/live';
 import { makeKey } from '../../watchdog/audit/rules';
 import { ensureAuditd, FWATCHDOG_JS, rulesWithKeyPrefix } from '../support/audit-log';
 
+// Real processes on a shared, often loaded machine: generous per-test time.
+jest.setTimeout(120000);
+
 const skip = ensureAuditd();
 if (skip) console.log(`skipping the live audit tests: ${skip}`);
 const maybe = skip ? describe.skip : describe;

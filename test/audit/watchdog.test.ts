@@ -10,6 +10,9 @@ import { freePort, startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '
 import { call, waitFor } from '../support/provenance';
 import { ensureAuditd, rulesWithKeyPrefix } from '../support/audit-log';
 
+// Real processes on a shared, often loaded machine: generous per-test time.
+jest.setTimeout(120000);
+
 const skip = ensureAuditd();
 if (skip) console.log(`skipping the fwatchdog audit tests: ${skip}`);
 const maybe = skip ? describe.skip : describe;
