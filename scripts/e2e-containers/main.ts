@@ -14,8 +14,9 @@
 // Every step is an assertion; the first failure ends the run with a one-line reason.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -163,6 +164,11 @@ export async function main(argv: string[]): Promise<void> {
   let agent: Proc | undefined;
   let gateway: Gateway | undefined;
   const containers: string[] = [];
+  // Each container's /tmp is a host folder, as OpenFaaS gives a read-only-root function an
+  // emptyDir /tmp. Under the host's /tmp it is inside the agent's read rules (-F dir= is a host
+  // path subtree), so reads of a planted file are audited too; the container's own overlay /tmp
+  // would not be (docs/audit.md).
+  const tmpRoot = join(tmpdir(), PREFIX);
   const stopAll = async () => {
     if (containers.length) spawnSync('podman', [...PODMAN, 'stop', '-t', '15', ...containers], { encoding: 'utf8' });
     for (const c of containers) {
@@ -176,6 +182,7 @@ export async function main(argv: string[]): Promise<void> {
     await stopHost(agent, 15000);
     await stopHost(collector, 10000);
     await attacker.close();
+    rmSync(tmpRoot, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
 
@@ -230,9 +237,12 @@ export async function main(argv: string[]): Promise<void> {
           ALASTOR_SPOOL_DIR: '/tmp/alastor-spool',
         };
         const name = `${PREFIX}-${fn.name}`;
+        const fnTmp = join(tmpRoot, fn.name);
+        mkdirSync(fnTmp, { recursive: true, mode: 0o1777 });
+        chmodSync(fnTmp, 0o1777);
         const host = `${fn.name}-${randomBytes(3).toString('hex')}`;
         hostnames.set(fn.name, host);
-        const id = podman(['run', '-d', '--name', name, '--hostname', host, '--network=host', ...ULIMITS, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), images.get(fn.name)!]);
+        const id = podman(['run', '-d', '--name', name, '--hostname', host, '--network=host', '-v', `${fnTmp}:/tmp`, ...ULIMITS, ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), images.get(fn.name)!]);
         containers.push(name);
         containerIds.set(fn.name, id);
         const deadline = Date.now() + 120000;
@@ -294,6 +304,18 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     store.close();
   }
+  if (argv.includes('--with-demo')) {
+    // The same story from the process-based demo (functions as processes, audit inside each
+    // watchdog): the root cause and the planted file must be the same.
+    say('running the process-based demo for comparison (npm run demo -- --json)');
+    const d = spawnSync(process.execPath, [join(root, 'scripts', 'demo.mjs'), '--json', '--out', join(out, 'demo')], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    appendFileSync(runLog, `---- demo\n${d.stderr}`);
+    if (d.status !== 0) throw new Failed(`the process-based demo failed: ${d.stderr.trim().split('\n').pop()}`);
+    const demo = JSON.parse(d.stdout.trim().split('\n').pop()!) as { rootCause: { function: string }; files: { path: string }[]; tracingView: unknown[] };
+    assert(demo.rootCause.function === result!.rootCause.function, `same root-cause function as the process-based demo (${demo.rootCause.function})`);
+    assert(demo.files.some((f) => basename(f.path) === basename(result!.file)), `same planted file as the process-based demo (${basename(result!.file)})`);
+    assert(demo.tracingView.length >= 2, 'the demo too shows unrelated traces to a tracer');
+  }
   writeFileSync(join(out, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   say(`PASS in ${((Date.now() - t0) / 1000).toFixed(0)} s (result in ${join(out, 'result.json')})`);
 }
@@ -318,4 +340,3 @@ async function waitFor(db: string, sql: string, ms: number): Promise<boolean> {
   return false;
 }
 
-export { Failed, basename };
