@@ -70,9 +70,12 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
   });
   c.w.mergeAttrs(msg, { [`seenBy_${e.source}`]: true, evidence: e.source === 'proxy' ? 'confirmed' : undefined });
   c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence });
-  // The response reaches the caller when the call completes (the proxy stamps the start).
+  // A callee's answer reaches the caller when the call completes (the proxy stamps the start and
+  // measures the duration), and carries what the callee did before it. An outside endpoint's answer
+  // is used from the start of the call: the endpoint is a root, nothing before it matters, and the
+  // proxy's end stamp can trail the function's use of the data (by 1.4 ms measured, more under load).
   const answeredAt = e.ts + Math.round((e.durationMs ?? 0) * 1000);
-  c.w.edge({ src: actor, dst: msg, relation: 'used', time: answeredAt, evidence, trust: e.evidence, attrs: { role: 'response' } });
+  c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response' } });
   if (!e.callee) {
     // An endpoint outside the platform: data flows both ways, and the walk stops there (a root).
     const name = endpointName(e.host, e.port);

@@ -34,7 +34,6 @@ export interface TraceResult extends Graph {
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 const STRUCT_SQL = [...STRUCTURAL].map((r) => `'${r}'`).join(',');
 
-interface Step { eid: number; next: number; time: number; trust: string | null }
 
 export function traceBack(db: DB, selector: string | number[], opts: TraceOptions = {}): TraceResult {
   return walk(db, selector, opts, 'backward');
@@ -52,48 +51,50 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
   const maxDepth = opts.depth ?? Infinity;
   const slack = opts.slack ?? TIME_SLACK_US;
   const stmt = back
-    ? db.prepare<[number, number, number], Step>(`SELECT eid, dst AS next, time, trust FROM graph_edges
+    ? db.prepare<[number, number, number]>(`SELECT eid, dst AS next, time, trust FROM graph_edges
         WHERE src = ? AND time <= ? AND time >= ? AND relation NOT IN (${STRUCT_SQL})`)
-    : db.prepare<[number, number, number], Step>(`SELECT eid, src AS next, time, trust FROM graph_edges
+    : db.prepare<[number, number, number]>(`SELECT eid, src AS next, time, trust FROM graph_edges
         WHERE dst = ? AND time >= ? AND time <= ? AND relation NOT IN (${STRUCT_SQL})`);
   // Remote endpoints end a walk; there are few of them, so their keys are read once.
   const remotes = new Set(db.prepare<[], { nid: number }>(`SELECT nid FROM graph_nodes WHERE kind = 'remote'`).all().map((r) => r.nid));
 
-  // bound per node: the latest (backward) or earliest (forward) time it was entered at.
+  // bound per node: the latest (backward) or earliest (forward) time it was entered at. Nodes are
+  // expanded best bound first (a heap), so nearly every node is expanded once, with its final bound.
   const bound = new Map<number, number>();
+  const expanded = new Map<number, number>();
   const depth = new Map<number, number>();
   const via = new Map<number, number>(); // first discovery, for paths: node -> previous node
   const edges = new Set<number>();
-  let queue: number[] = [];
+  const heap = new Heap(back);
   for (const s of starts) {
     bound.set(s, back ? until : since);
     depth.set(s, 0);
-    queue.push(s);
+    heap.push(s, back ? until : since);
   }
   const startSet = new Set(starts);
-  while (queue.length) {
-    const next: number[] = [];
-    for (const n of queue) {
-      const d = depth.get(n)!;
-      if (d >= maxDepth) continue;
-      // Remote endpoints are outside the platform: the walk ends there (they are roots).
-      if (remotes.has(n) && !startSet.has(n)) continue;
-      const b = bound.get(n)!;
-      const rows = back ? stmt.all(n, Math.min(b + slack, until), since) : stmt.all(n, Math.max(b - slack, since), until);
-      for (const r of rows) {
-        if (r.trust === 'flagged' && !opts.followFlagged) continue;
-        edges.add(r.eid);
-        const m = r.next;
-        const have = bound.get(m);
-        if (have === undefined) {
-          via.set(m, n);
-          depth.set(m, d + 1);
-        } else if (back ? r.time <= have : r.time >= have) continue;
-        bound.set(m, r.time);
-        next.push(m);
-      }
+  stmt.raw(true);
+  for (let top = heap.pop(); top !== undefined; top = heap.pop()) {
+    const n = top;
+    const b = bound.get(n)!;
+    const done = expanded.get(n);
+    if (done !== undefined && (back ? b <= done : b >= done)) continue;
+    expanded.set(n, b);
+    const d = depth.get(n)!;
+    if (d >= maxDepth) continue;
+    // Remote endpoints are outside the platform: the walk ends there (they are roots).
+    if (remotes.has(n) && !startSet.has(n)) continue;
+    const rows = (back ? stmt.all(n, Math.min(b + slack, until), since) : stmt.all(n, Math.max(b - slack, since), until)) as unknown as Array<[number, number, number, string | null]>;
+    for (const [eid, m, time, trust] of rows) {
+      if (trust === 'flagged' && !opts.followFlagged) continue;
+      edges.add(eid);
+      const have = bound.get(m);
+      if (have === undefined) {
+        via.set(m, n);
+        depth.set(m, d + 1);
+      } else if (back ? time <= have : time >= have) continue;
+      bound.set(m, time);
+      heap.push(m, time);
     }
-    queue = [...new Set(next)];
   }
   const idOf = new Map<number, string>();
   const nodes = nodesByNid(db, bound.keys(), idOf);
@@ -123,4 +124,47 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
   })[0];
   if (best) result.path = result.paths[best];
   return result;
+}
+
+/** A binary heap of node keys by bound: the latest first (backward) or the earliest (forward). */
+class Heap {
+  private readonly keys: number[] = [];
+  private readonly pri: number[] = [];
+  constructor(private readonly maxFirst: boolean) {}
+  private before(i: number, j: number): boolean {
+    return this.maxFirst ? this.pri[i] > this.pri[j] : this.pri[i] < this.pri[j];
+  }
+  private swap(i: number, j: number): void {
+    [this.keys[i], this.keys[j]] = [this.keys[j], this.keys[i]];
+    [this.pri[i], this.pri[j]] = [this.pri[j], this.pri[i]];
+  }
+  push(key: number, p: number): void {
+    this.keys.push(key);
+    this.pri.push(p);
+    for (let i = this.keys.length - 1; i > 0;) {
+      const up = (i - 1) >> 1;
+      if (!this.before(i, up)) break;
+      this.swap(i, up);
+      i = up;
+    }
+  }
+  pop(): number | undefined {
+    if (!this.keys.length) return undefined;
+    const top = this.keys[0];
+    const lastK = this.keys.pop()!, lastP = this.pri.pop()!;
+    if (this.keys.length) {
+      this.keys[0] = lastK;
+      this.pri[0] = lastP;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let best = i;
+        if (l < this.keys.length && this.before(l, best)) best = l;
+        if (r < this.keys.length && this.before(r, best)) best = r;
+        if (best === i) break;
+        this.swap(i, best);
+        i = best;
+      }
+    }
+    return top;
+  }
 }
