@@ -80,14 +80,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15000,
 }
 
 /** Sends n GET requests with `concurrency` keep-alive connections; resolves with the status counts. */
-export async function load(url: string | ((i: number) => string), n: number, concurrency: number): Promise<Map<number, number>> {
+export async function load(url: string | ((i: number) => string), n: number, concurrency: number, headers: Record<string, string> = {}): Promise<Map<number, number>> {
   const { Agent } = await import('node:http');
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const counts = new Map<number, number>();
   let next = 0;
   const one = (u: string) =>
     new Promise<number>((resolve) => {
-      const req = request(u, { agent }, (res) => {
+      const req = request(u, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       });
