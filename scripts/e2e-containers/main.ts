@@ -261,7 +261,9 @@ export async function main(argv: string[]): Promise<void> {
     // 5: traffic and the attack
     workload = await runWorkload({ gateway: gateway.url, requests: 40, concurrency: 2, attack: { payloadUrl: attacker.payloadUrl }, log: (l: string) => appendFileSync(runLog, `[load] ${l}\n`) });
     say(`sent ${workload.sent} requests (${Object.entries(workload.statuses).map(([k, v]) => `${v}x ${k}`).join(', ')})`);
-    assert((workload.statuses['200'] ?? 0) >= workload.sent - workload.failed && workload.sent > 0, 'containers served the requests through the gateway');
+    const non2xx = Object.entries(workload.statuses).filter(([k]) => !k.startsWith('2'));
+    assert(workload.sent > 0 && workload.failed === 0 && non2xx.length === 0, 'containers served every request through the gateway (all 2xx)');
+    assert(workload.attack.one?.status === 200 && workload.attack.two?.status === 200, 'both attack requests answered 200 by the authorize-cc container');
     assert(attacker.stolen.length > 0, `the attack ran inside the authorize-cc container (attacker received ${attacker.stolen[0]?.bytes} bytes)`);
     const seen = await waitFor(db, `SELECT count(*) AS n FROM events WHERE kind='syscall' AND json_extract(body,'$.syscall')='connect' AND json_extract(body,'$.sockaddr.port')=${attacker.port}`, 30000);
     assert(seen, 'the host agent delivered the exfiltration connect to the collector');
@@ -293,13 +295,20 @@ export async function main(argv: string[]): Promise<void> {
     const inv = investigate(store, `127.0.0.1:${attacker.port}`);
     say(`root cause: ${inv.rootCause.function} invocation ${inv.rootCause.invocation} (X-Call-Id ${inv.rootCause.callId})`);
     inv.path.forEach((s, i) => say(`   ${String(i + 1).padStart(2)}. ${s.kind.padEnd(10)} ${s.label}`));
-    assert(inv.rootCause.function === 'authorize-cc', 'root cause is in authorize-cc');
-    assert(inv.rootCause.callId === workload!.attack.one?.callId, "root cause is the attacker's first request (malicious: one)");
+    // The same expectations as the process-based demo's test (test/demo/demo.test.ts).
+    assert(inv.rootCause.function === 'product-purchase', 'root cause is a product-purchase request (the workflow entry the attacker called)');
+    assert(inv.rootCause.callId === workload!.attack.one?.callId, "root cause is the attacker's first request (malicious: one, by X-Call-Id)");
+    assert(inv.path[0]?.kind === 'socket', 'the walk starts at the exfiltration socket seen by the host agent');
+    for (const x of inv.files) say(`   file ${x.path}: written by ${x.writtenBy?.function}#${x.writtenBy?.seq} (${x.writtenBy?.invocation ?? '?'}), used by ${x.usedBy?.function}#${x.usedBy?.seq} (${x.usedBy?.invocation ?? '?'})`);
     const f = inv.files[0];
+    if (f && f.writtenBy && !f.usedBy)
+      say('   the read of the planted file is an agent event with no invocation: the collector has not placed it in the invocation window of its instance');
     assert(f && f.writtenBy && f.usedBy && f.writtenBy.invocation !== f.usedBy.invocation, `through the planted file ${f?.path}: written by one invocation, run by a later one`);
-    assert(f.writtenBy!.instance === f.usedBy!.instance, 'both invocations on the same warm container instance');
-    assert(inv.path.some((s) => s.kind === 'process' || s.kind === 'socket'), 'the path crosses the audit layer (process/socket from the host agent)');
-    assert(inv.tracingView.length >= 2, `a tracer alone shows ${inv.tracingView.length} unrelated traces`);
+    assert(f.writtenBy!.function === 'authorize-cc' && f.usedBy!.function === 'authorize-cc', 'both in authorize-cc');
+    assert(f.writtenBy!.instance === f.usedBy!.instance && f.writtenBy!.seq < f.usedBy!.seq, `on the same warm container instance ${f.usedBy!.instance} (#${f.writtenBy!.seq} then #${f.usedBy!.seq})`);
+    assert(f.usedBy!.instance.startsWith(`${hostnames.get('authorize-cc')}-`), "that instance is the authorize-cc container's watchdog");
+    assert(inv.path[inv.path.length - 1]?.invocation === inv.rootCause.invocation, 'the path ends at the root cause');
+    assert(inv.tracingView.length === 2, 'a tracer alone shows 2 unrelated traces');
     result = { rootCause: inv.rootCause, file: f.path, path: inv.path.map((s) => `${s.kind} ${s.label}`), seconds: (Date.now() - t0) / 1000 };
   } finally {
     store.close();
