@@ -3,6 +3,7 @@ import type { AlastorEvent } from '../../events/schema';
 import { onHttpOut, onInstanceStart, onInstanceStop, onInvocationEnd, onInvocationStart } from './calls';
 import type { Context } from './context';
 import { actorOf, onAppFile, onAppModule, onAppSpawn, onSyscall } from './system';
+import { withAgentWindow } from './agent-window';
 
 export function applyEvent(c: Context, seq: number, e: AlastorEvent): void {
   c.w.eventSeq = seq;
@@ -15,7 +16,7 @@ export function applyEvent(c: Context, seq: number, e: AlastorEvent): void {
     case 'app.module': return onAppModule(c, e);
     case 'app.file': return onAppFile(c, e);
     case 'app.spawn': return onAppSpawn(c, e);
-    case 'syscall': return onSyscall(c, e);
+    case 'syscall': return onSyscall(c, withAgentWindow(c, e));
     default: return; // source.stats and kinds from newer producers carry no provenance
   }
 }

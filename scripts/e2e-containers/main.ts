@@ -192,7 +192,7 @@ export async function main(argv: string[]): Promise<void> {
   const hostnames = new Map<string, string>();
   try {
     let collectorUrl = '';
-    collector = startHost('collector', [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0'], { ...process.env, ALASTOR_TOKEN: token }, runLog, (l) => {
+    collector = startHost('collector', [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', 'off'], { ...process.env, ALASTOR_TOKEN: token }, runLog, (l) => {
       const m = /listening on (\S+)/.exec(l);
       if (m) collectorUrl = m[1];
     });
