@@ -122,6 +122,9 @@ export async function main(argv: string[]): Promise<void> {
   const db = join(out, 'alastor.db');
   const token = randomBytes(24).toString('hex');
   const skipBuild = argv.includes('--no-build');
+  // Default: the graph is built once every event is in (the agent's events are placed in the
+  // watchdogs' windows, which must have arrived). --live-graph keeps the collector's live worker.
+  const liveGraph = argv.includes('--live-graph');
   say(`container e2e: logs in ${out}`);
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Failed('podman (rootful) and Linux audit need root');
   for (const f of ['dist/alastor.js', 'dist/fwatchdog.js']) if (!existsSync(join(root, f))) throw new Failed(`${f} is missing: npm run build`);
@@ -192,7 +195,7 @@ export async function main(argv: string[]): Promise<void> {
   const hostnames = new Map<string, string>();
   try {
     let collectorUrl = '';
-    collector = startHost('collector', [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', 'off'], { ...process.env, ALASTOR_TOKEN: token }, runLog, (l) => {
+    collector = startHost('collector', [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', ...(liveGraph ? [] : ['--graph', 'off'])], { ...process.env, ALASTOR_TOKEN: token }, runLog, (l) => {
       const m = /listening on (\S+)/.exec(l);
       if (m) collectorUrl = m[1];
     });
