@@ -3,14 +3,15 @@
 // (dist/alastor.js collector), batched as fwatchdog ships them. Batches are built and signed up
 // front so the client spends its CPU on sending, not producing.
 //
-//   node scripts/bench-ingest.mjs [--events 300000] [--batch 1000] [--concurrency 4] [--graph off|worker|inline] [--json]
+//   node scripts/bench-ingest.mjs [--events 300000] [--batch 1000] [--concurrency 4] [--graph off|worker|inline] [--ids v7|random] [--json]
+//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector process.
 //
 // --graph off (the default here) measures ingest alone; --graph worker measures it while the
 // collector also extends the provenance graph, as it does in service.
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
@@ -27,6 +28,9 @@ const CONC = opt('concurrency', 4);
 const SOURCES = opt('sources', 4);
 const JSON_OUT = args.includes('--json');
 const GRAPH = args.includes('--graph') ? args[args.indexOf('--graph') + 1] : 'off';
+// Ids as the watchdog makes them (v7: uuidv7, time-ordered, so the id and invocation indexes grow
+// at their right edge) or random (every insert lands on a random index page: ~3x the SQLite cost).
+const IDS = args.includes('--ids') ? args[args.indexOf('--ids') + 1] : 'v7';
 const TOKEN = 'bench-secret';
 const GENESIS = '0'.repeat(64);
 
@@ -36,8 +40,18 @@ const mac = (source, seq, prev, eventsText) =>
 
 let idn = 0;
 const hex = (n) => randomBytes(n).toString('hex');
+let v7ms = Date.now();
+let v7n = 0;
+function uuidv7ish() {
+  if (++v7n > 0xfff) {
+    v7ms++;
+    v7n = 0;
+  }
+  const h = v7ms.toString(16).padStart(12, '0');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-7${v7n.toString(16).padStart(3, '0')}-8${hex(2).slice(1)}-${hex(6)}`;
+}
 function invocationEvents(instance, seq) {
-  const inv = `0190${hex(2)}-${hex(2)}-7${hex(2).slice(1)}-8${hex(2).slice(1)}-${hex(6)}`;
+  const inv = IDS === 'random' ? `0190${hex(2)}-${hex(2)}-7${hex(2).slice(1)}-8${hex(2).slice(1)}-${hex(6)}` : uuidv7ish();
   const ts = Date.now() * 1000 + (idn++ % 1000);
   const base = { v: 1, ts, instance, function: 'bench-fn', invocation: inv };
   return [
@@ -71,7 +85,7 @@ function buildBatches() {
 }
 
 async function startCollector(db) {
-  const p = spawn(process.execPath, [join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', GRAPH], {
+  const p = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', GRAPH], {
     env: { ...process.env, ALASTOR_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -93,10 +107,18 @@ const totalEvents = batches.reduce((a, b) => a + b.n, 0);
 const bytes = batches.reduce((a, b) => a + b.body.length, 0);
 const { p, url } = await startCollector(join(dir, 'store.db'));
 const agent = new Agent({ connections: CONC, pipelining: 1 });
+// The machine is shared: wall time depends on the load, the collector's CPU time per event much less.
+// utime+stime of the whole collector process (all its threads, the graph worker included), in ticks.
+const cpuSeconds = () => {
+  const f = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 try {
   // Warm-up (JIT, first pages of the db) with a throwaway source.
   let next = 0;
   let stored = 0;
+  const cpu0 = cpuSeconds();
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONC }, async () => {
@@ -110,6 +132,8 @@ try {
     }),
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  // A graph worker may still be catching up: its CPU after the last answer is not ingest's.
+  const cpu = cpuSeconds() - cpu0;
   const result = {
     bench: 'collector-ingest',
     events: totalEvents,
@@ -117,14 +141,19 @@ try {
     batchSize: BATCH,
     concurrency: CONC,
     graph: GRAPH,
+    ids: IDS,
     seconds: Number(secs.toFixed(3)),
     eventsPerSecond: Math.round(stored / secs),
     mbPerSecond: Number((bytes / secs / 1e6).toFixed(1)),
+    collectorCpuSeconds: Number(cpu.toFixed(2)),
+    eventsPerCpuSecond: Math.round(stored / cpu),
+    loadAverage: Number(loadavg()[0].toFixed(1)),
     target: 100000,
   };
   if (JSON_OUT) console.log(JSON.stringify(result));
   else {
-    console.log(`collector ingest: ${stored} events in ${secs.toFixed(2)} s = ${result.eventsPerSecond} events/s (${result.mbPerSecond} MB/s; batches of ${BATCH}, ${CONC} connections, graph ${GRAPH})`);
+    console.log(`collector ingest: ${stored} events in ${secs.toFixed(2)} s = ${result.eventsPerSecond} events/s (${result.mbPerSecond} MB/s; batches of ${BATCH}, ${CONC} connections, graph ${GRAPH}, ${IDS} ids)`);
+    console.log(`collector CPU: ${cpu.toFixed(2)} s = ${result.eventsPerCpuSecond} events per CPU-second (load average ${result.loadAverage})`);
     console.log(`target >= 100000 events/s: ${result.eventsPerSecond >= 100000 ? 'met' : 'NOT met'}`);
   }
   if (stored !== totalEvents) throw new Error(`stored ${stored} of ${totalEvents}`);
