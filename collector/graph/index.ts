@@ -12,7 +12,11 @@ const CHUNK = 5000;
  * under a write lock taken up front, so a collector and a CLI updating the same store at once never
  * apply an event twice.
  */
-export function updateGraph(db: DB): { events: number } {
+export function updateGraph(db: DB, opts: { chunk?: number; maxChunks?: number } = {}): { events: number } {
+  // The collector's graph worker asks for small, bounded steps so it can hand the write lock back
+  // to ingest between them (collector/ingest/graph-driver.ts).
+  const chunk = opts.chunk ?? CHUNK;
+  let chunks = opts.maxChunks ?? Infinity;
   const c = new Context(db);
   const read = db.prepare<[number, number], { seq: number; body: string }>(`SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?`);
   const getMark = db.prepare<[], { v: number }>(`SELECT v FROM graph_state WHERE k = 'seq'`);
@@ -20,7 +24,7 @@ export function updateGraph(db: DB): { events: number } {
   let total = 0;
   const step = db.transaction((): number => {
     const mark = getMark.get()?.v ?? 0;
-    const rows = read.all(mark, CHUNK);
+    const rows = read.all(mark, chunk);
     for (const r of rows) applyEvent(c, r.seq, JSON.parse(r.body) as AlastorEvent);
     if (rows.length) setMark.run(rows[rows.length - 1].seq);
     return rows.length;
@@ -28,7 +32,7 @@ export function updateGraph(db: DB): { events: number } {
   for (;;) {
     const n = db.inTransaction ? step() : step.immediate();
     total += n;
-    if (n < CHUNK) return { events: total };
+    if (n < chunk || --chunks <= 0) return { events: total };
   }
 }
 

@@ -3,18 +3,31 @@
 // a worker thread with its own connection, so stitching uses the second core and a slow or failing
 // graph never delays an answer; `inline` runs it on the ingest thread; `off` leaves it to
 // `alastor graph` later (the graph is derived from the raw events and can always catch up).
-import { Worker, parentPort } from 'node:worker_threads';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { updateGraph } from '../graph/index';
 import { openStore, type DB } from '../store/open';
 
 export type GraphMode = 'worker' | 'inline' | 'off';
 export const GRAPH_MODES: readonly GraphMode[] = ['worker', 'inline', 'off'];
 const DEBOUNCE_MS = 200;
+/**
+ * Events per graph transaction in the worker. The worker holds the write lock for a whole chunk
+ * (~0.2-0.5 ms of stitching per event), so this bounds how long an ingest commit can wait for it.
+ */
+const WORKER_CHUNK = 250;
 
 export interface GraphDriver {
   kick(): void;
   close(): Promise<void>;
+  /**
+   * Ingest brackets each of its transactions with these: while ingest wants the write lock the
+   * worker does not start another chunk. Without it the worker, committing and re-taking the lock
+   * back to back, starved ingest (whose busy handler sleeps up to 100 ms between tries).
+   */
+  writing: { begin(): void; end(): void };
 }
+
+const NOT_WAITING = { begin() {}, end() {} };
 
 function debounced(run: () => void): { kick(): void; flush(): void } {
   let timer: NodeJS.Timeout | undefined;
@@ -48,12 +61,15 @@ function guarded(db: DB, log: (l: string) => void): () => void {
 }
 
 export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry: string | undefined, log: (l: string) => void): GraphDriver {
-  if (mode === 'off') return { kick() {}, close: async () => {} };
+  if (mode === 'off') return { kick() {}, close: async () => {}, writing: NOT_WAITING };
   if (mode === 'inline' || !entry) {
     const d = debounced(guarded(db, log));
-    return { kick: d.kick, close: async () => d.flush() };
+    return { kick: d.kick, close: async () => d.flush(), writing: NOT_WAITING };
   }
-  const w = new Worker(entry, { argv: ['collector-graph-worker', '--db', dbFile], stdout: false, stderr: false });
+  // gate[0] = ingest transactions waiting or running; the worker waits for 0 before each chunk.
+  const shared = new SharedArrayBuffer(4);
+  const gate = new Int32Array(shared);
+  const w = new Worker(entry, { argv: ['collector-graph-worker', '--db', dbFile], workerData: { gate: shared }, stdout: false, stderr: false });
   let alive = true;
   w.on('error', (e) => log(`graph: worker failed (${e.message}); events are stored, the graph lags`));
   w.on('exit', () => (alive = false));
@@ -61,6 +77,13 @@ export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry:
   const d = debounced(() => alive && w.postMessage('update'));
   return {
     kick: d.kick,
+    writing: {
+      begin: () => void Atomics.add(gate, 0, 1),
+      end: () => {
+        Atomics.sub(gate, 0, 1);
+        Atomics.notify(gate, 0);
+      },
+    },
     async close() {
       if (!alive) return;
       d.flush();
@@ -81,7 +104,23 @@ export function runGraphWorker(dbFile: string): void {
   if (!parentPort) throw new Error('collector-graph-worker runs only as the collector\'s worker thread');
   const db = openStore(dbFile);
   const log = (l: string) => process.stderr.write(`${l}\n`);
-  const run = guarded(db, log);
+  const shared = (workerData as { gate?: unknown } | undefined)?.gate;
+  const gate = shared instanceof SharedArrayBuffer ? new Int32Array(shared) : undefined;
+  let failures = 0;
+  // Catch up in small chunks, stepping aside whenever ingest wants the write lock.
+  const run = () => {
+    for (;;) {
+      if (gate) for (let v = Atomics.load(gate, 0); v > 0; v = Atomics.load(gate, 0)) Atomics.wait(gate, 0, v, 100);
+      let n: number;
+      try {
+        n = updateGraph(db, { chunk: WORKER_CHUNK, maxChunks: 1 }).events;
+      } catch (e) {
+        if (failures++ % 100 === 0) log(`graph: update failed (${(e as Error).message}); events are stored, the graph lags`);
+        return;
+      }
+      if (n < WORKER_CHUNK) return;
+    }
+  };
   parentPort.on('message', (m: string) => {
     if (m === 'update') run();
     else if (m === 'close') {

@@ -63,7 +63,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export function createIngest(opts: IngestOptions): Ingest {
   const { db, token, log } = opts;
-  const writer = new IngestWriter(db, () => opts.graph.kick());
+  const writer = new IngestWriter(db, () => opts.graph.kick(), opts.graph.writing);
 
   async function batches(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);

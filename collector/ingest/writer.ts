@@ -32,7 +32,12 @@ export class IngestWriter {
   private readonly runTx: { immediate(items: Item[]): unknown[] };
   private idle: Array<() => void> = [];
 
-  constructor(private readonly db: DB, private readonly onCommit: (events: number) => void) {
+  constructor(
+    private readonly db: DB,
+    private readonly onCommit: (events: number) => void,
+    /** Told before and after each transaction, so the graph worker steps aside (graph-driver.ts). */
+    private readonly writing: { begin(): void; end(): void } = { begin() {}, end() {} },
+  ) {
     this.a = appender(db);
     this.runTx = db.transaction((items: Item[]) => items.map((it) => (it.t === 'batch' ? this.storeBatch(it.b) : this.storeRows(it.rows))));
   }
@@ -81,17 +86,20 @@ export class IngestWriter {
     this.queue = this.queue.slice(cut);
     this.queuedEvents = Math.max(0, this.queuedEvents - n);
     let results: unknown[];
+    this.writing.begin();
     try {
       // IMMEDIATE: take the write lock first (waiting on busy_timeout). A deferred transaction that
       // read first would fail at once with SQLITE_BUSY when the graph worker committed meanwhile.
       results = this.runTx.immediate(items);
     } catch (e) {
+      this.writing.end();
       // The transaction rolled back: cached chain state may describe rows that are not there.
       this.sources.clear();
       for (const it of items) it.fail(e as Error);
       this.after();
       return;
     }
+    this.writing.end();
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
       if (it.t === 'batch') it.done(results[i] as BatchResult);
