@@ -4,7 +4,8 @@
 // front so the client spends its CPU on sending, not producing.
 //
 //   node scripts/bench-ingest.mjs [--events 300000] [--batch 1000] [--concurrency 4] [--graph off|worker|inline] [--ids v7|random] [--json]
-//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector process.
+//   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector process;
+//   BENCH_ALASTOR=/path/to/alastor.js runs another build (before/after comparisons in one session).
 //
 // --graph off (the default here) measures ingest alone; --graph worker measures it while the
 // collector also extends the provenance graph, as it does in service.
@@ -85,7 +86,7 @@ function buildBatches() {
 }
 
 async function startCollector(db) {
-  const p = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', GRAPH], {
+  const p = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), process.env.BENCH_ALASTOR ?? join(root, 'dist', 'alastor.js'), 'collector', '--db', db, '--port', '0', '--graph', GRAPH], {
     env: { ...process.env, ALASTOR_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -30,6 +30,10 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   // The graph worker holds the write lock while it stitches a chunk; ingest waits for it rather
   // than failing a batch (a wait delays answers, a failure would only make producers retry).
   db.pragma('busy_timeout = 60000');
+  // Checkpoint the WAL every ~40 MB instead of every 4 MB: each checkpoint fsyncs the database
+  // file, and at full ingest rate the default cut one every ~10,000 events. Crash safety is
+  // unchanged (it is WAL + synchronous=NORMAL, open.ts); only the WAL file grows larger between.
+  db.pragma('wal_autocheckpoint = 10000');
   const graph = startGraphDriver(opts.graph ?? 'worker', db, opts.dbFile, opts.workerEntry, log);
   const ingest = createIngest({ db, token: opts.token ?? '', log, graph });
   const host = opts.host ?? '127.0.0.1';
