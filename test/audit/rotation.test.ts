@@ -118,3 +118,87 @@ test('timer-driven: a writer rotating every 50 events (several times between two
   expect(serials).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
   expect(tail.rotations).toBe(20);
 });
+
+// The live mechanism behind a create missing its path in the real burst: auditd rotated between
+// two records of one event (SYSCALL at the end of the old file, PATH and EOE at the start of the
+// new), took longer than the wall-clock idle bound to create and write the new file, and the event
+// was completed without its PATH. Here the writer's stall and the tailer's clock are explicit.
+describe('an event cut in two by rotation keeps all its records', () => {
+  const lines = (serial: number) =>
+    eventLines({ serial, syscall: 257, pid: 100, ppid: 1, cwd: '/tmp', paths: [{ name: `/tmp/burst.${serial}`, nametype: 'CREATE' }] });
+
+  const tails: LogTail[] = [];
+  afterEach(() => tails.splice(0).forEach((t) => t.stop())); // a failed expectation must not leave a timer
+
+  function clocked(log: string) {
+    let clock = 0;
+    const events: Array<{ serial: number; paths: string[] }> = [];
+    const reader = new AuditReader({ onEvent: (e) => events.push({ serial: e.serial, paths: e.paths.map((p) => p.name) }) });
+    const tail = new LogTail({ path: log, fromStart: true, onData: (b) => reader.push(b, clock), onFileEnd: () => reader.fileEnd() });
+    tails.push(tail);
+    const tick = (ms: number) => {
+      clock = ms;
+      tail.poll();
+      reader.tick(ms, 1000, tail.pathMissing);
+    };
+    return { events, reader, tail, tick };
+  }
+
+  test('the new file appears only after the idle bound (path absent, then present but empty)', () => {
+    const log = join(dir, 'audit.log');
+    writeFileSync(log, '');
+    const { events, reader, tail, tick } = clocked(log);
+    tail.start();
+    const [syscall, ...rest] = lines(7);
+    appendFileSync(log, lines(6).join('\n') + '\n' + syscall + '\n');
+    tick(0);
+    renameSync(log, join(dir, 'audit.log.1'));
+    tick(1500); // renamed, not yet created
+    tick(3000);
+    writeFileSync(log, ''); // created, nothing written yet
+    tick(4500);
+    tick(6000);
+    expect(events.map((e) => e.serial)).toEqual([6]);
+    appendFileSync(log, rest.join('\n') + '\n' + lines(8).join('\n') + '\n');
+    tick(6100);
+    tail.stop();
+    reader.end();
+    expect(events).toEqual([6, 7, 8].map((s) => ({ serial: s, paths: [`/tmp/burst.${s}`] })));
+    expect(reader.stats.otherEvents).toBe(0);
+  });
+
+  test('records read long after the last tick wait the idle bound from their read, not from that tick', () => {
+    const log = join(dir, 'audit.log');
+    writeFileSync(log, '');
+    const { events, reader, tail, tick } = clocked(log);
+    tail.start();
+    tick(0);
+    const [syscall, ...rest] = lines(9);
+    appendFileSync(log, syscall + '\n');
+    // The tailer was starved for 1.5 s; this tick reads the SYSCALL record just written.
+    tick(1500);
+    appendFileSync(log, rest.join('\n') + '\n');
+    tick(1600);
+    tail.stop();
+    reader.end();
+    expect(events).toEqual([{ serial: 9, paths: ['/tmp/burst.9'] }]);
+    expect(reader.stats.otherEvents).toBe(0);
+  });
+
+  test('an event that never gets its EOE is still completed once the writer is past the rotation', () => {
+    const log = join(dir, 'audit.log');
+    writeFileSync(log, '');
+    const { events, reader, tail, tick } = clocked(log);
+    tail.start();
+    appendFileSync(log, lines(10).slice(0, -1).join('\n') + '\n'); // no EOE, ever
+    tick(0);
+    renameSync(log, join(dir, 'audit.log.1'));
+    writeFileSync(log, lines(11).slice(0, -1).join('\n') + '\n');
+    tick(500);
+    expect(events).toEqual([]);
+    tick(1600);
+    expect(events.map((e) => e.serial)).toEqual([10, 11]);
+    tail.stop();
+    reader.end();
+  });
+});

@@ -13,7 +13,11 @@ export interface LiveOptions {
   keep: EarlyFilter;
   onEvent(ev: AuditEvent): void;
   log(line: string): void;
-  /** Complete an event that has waited this long without EOE (wall clock; default 1000 ms). */
+  /**
+   * Complete an event that has waited this long without EOE (wall clock; default 3000 ms). The
+   * kernel ends every syscall event with EOE unless it lost records, so this only bounds the wait
+   * for a lost tail; too short, and a writer starved on a loaded machine mid-event loses paths.
+   */
   idleMs?: number;
   pollMs?: number;
 }
@@ -56,7 +60,7 @@ export class LiveAudit {
     // Tail first (from the current end), then install: nothing our rules produce is missed.
     this.tail = new LogTail({
       path: this.logPath,
-      onData: (b) => this.reader.push(b),
+      onData: (b) => this.reader.push(b, Date.now()),
       onFileEnd: () => this.reader.fileEnd(),
       log: this.o.log,
       pollMs: this.o.pollMs,
@@ -73,7 +77,7 @@ export class LiveAudit {
   /** Reads what is new and completes events idle too long; call it periodically. */
   tick(nowMs = Date.now()): void {
     this.tail?.poll();
-    this.reader.tick(nowMs, this.o.idleMs ?? 1000);
+    this.reader.tick(nowMs, this.o.idleMs ?? 3000, this.tail?.pathMissing === true);
   }
 
   counters(): Record<string, number> {

@@ -48,6 +48,11 @@ export class AuditReader {
   readonly assembler: Assembler;
   private carry = '';
   private skipping = false;
+  /**
+   * Set when a file ended (rotation, truncation) and cleared by the next bytes: the writer is
+   * between files, and an event cut there has its remaining records at the start of the next one.
+   */
+  private betweenFiles = false;
   private readonly onEvent: (ev: AuditEvent) => void;
   private readonly keep?: EarlyFilter;
 
@@ -61,8 +66,14 @@ export class AuditReader {
     });
   }
 
-  /** Feeds raw bytes; complete lines are parsed now, a trailing partial line waits for more. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds raw bytes; complete lines are parsed now, a trailing partial line waits for more.
+   * Live tailing passes the wall clock of the read: events it opens wait `idleMs` from then, not
+   * from the last tick (a stale stamp completed events before their remaining records were read).
+   */
+  push(chunk: Buffer, nowMs?: number): void {
+    if (nowMs !== undefined) this.assembler.now = nowMs;
+    if (chunk.length > 0) this.betweenFiles = false;
     this.stats.bytes += chunk.length;
     // latin1 maps bytes 1:1, so a chunk boundary never splits a character and binary noise
     // cannot throw; audit writes its values as ASCII or hex anyway.
@@ -117,11 +128,19 @@ export class AuditReader {
     if (this.carry.length > 0 && !this.skipping) this.line(this.carry, 0, this.carry.length);
     this.carry = '';
     this.skipping = false;
+    this.betweenFiles = true;
   }
 
-  /** Live tailing: completes events that have waited `idleMs` without their EOE. */
-  tick(nowMs: number, idleMs: number): void {
+  /**
+   * Live tailing: completes events that have waited `idleMs` without their EOE. Not while the
+   * writer is between files: auditd rotates between two records of one event (SYSCALL in the old
+   * file, PATH and EOE in the new) and its fsync/rename/create can take seconds on a loaded disk;
+   * completing then would emit the event without its paths and count the rest as another event.
+   * `writerRotating`: the tail saw the log path absent (renamed, new file not created yet).
+   */
+  tick(nowMs: number, idleMs: number, writerRotating = false): void {
     this.assembler.now = nowMs;
+    if (this.betweenFiles || writerRotating) return;
     this.assembler.flushSeenBefore(nowMs - idleMs);
   }
 

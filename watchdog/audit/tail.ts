@@ -29,6 +29,8 @@ export class LogTail {
   private readonly buf = Buffer.allocUnsafe(CHUNK);
   rotations = 0;
   truncations = 0;
+  /** The path named no file at the last poll: the writer is mid-rotation (renamed, not yet created). */
+  pathMissing = false;
 
   constructor(private readonly o: TailOptions) {}
 
@@ -52,8 +54,10 @@ export class LogTail {
       try {
         this.open(true);
       } catch {
+        this.pathMissing = true;
         return; // still absent (between rotation's rename and create)
       }
+      this.pathMissing = false;
     }
     this.drain();
     const st = fstatSync(this.fd);
@@ -68,8 +72,10 @@ export class LogTail {
     try {
       now = statSync(this.o.path);
     } catch {
+      this.pathMissing = true;
       return; // rotated away and not yet recreated: keep the old file, look again next time
     }
+    this.pathMissing = false;
     if (now.ino !== this.ino || now.dev !== this.dev) {
       this.drain();
       const oldMtime = fstatSync(this.fd).mtimeMs;
