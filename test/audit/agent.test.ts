@@ -5,10 +5,10 @@
 // with the function identity fwatchdog gives function processes (ALASTOR_INSTANCE/FUNCTION).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerIdFromCgroup } from '../../watchdog/audit/agent';
+import { containerIdFromCgroup, ProcMap } from '../../watchdog/audit/agent';
 import { startCollector, stopAllCollectors } from '../support/collector';
 import { waitFor } from '../support/provenance';
 import { ALASTOR_JS, ensureAuditd, rulesWithKeyPrefix, SAMPLE } from '../support/audit-log';
@@ -79,10 +79,16 @@ maybe('alastor audit agent (real auditd, a real cgroup)', () => {
       expect(inside.status).toBe(0);
       const host = spawnSync('sh', ['-c', ': > on-host.txt'], { cwd: dir });
       expect(host.status).toBe(0);
+      // Audit reaches the agent seconds late on a loaded machine: a generous bound, and on failure
+      // the events that did arrive.
+      const parse = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
       const evs = await waitFor(() => {
-        const list = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+        const list = parse();
         return list.some((e) => e.syscall === 'execve' && e.argv?.[0] === 'sleep') ? list : undefined;
-      }, 15000, 'the container process events');
+      }, 60000, 'the execve of sleep in the container').catch((e: Error) => {
+        const seen = parse().map((x) => `${x.syscall} pid ${x.pid}${x.argv ? ` ${x.argv.join(' ')}` : ''}${x.containerId ? '' : ' (no container)'}`);
+        throw new Error(`${e.message}; agent events: [${seen.join('; ')}]; agent stderr: ${err.trim().split('\n').slice(-5).join(' | ')}`);
+      });
       const create = evs.find((e) => e.paths?.some((p: { name: string; nametype: string }) => p.name === 'in-container.txt' && p.nametype === 'CREATE'));
       expect(create).toMatchObject({ kind: 'syscall', containerId: cid, instance: 'inst-agent-test', function: 'fn-agent-test' });
       const cat = evs.find((e) => e.syscall === 'execve' && e.argv?.[0] === 'cat');
@@ -128,4 +134,29 @@ describe('alastor audit ingest', () => {
     expect(missing.stderr.trim()).toBe('alastor: no such file: /nope.log');
     expect(statSync(SAMPLE).size).toBeGreaterThan(0);
   });
+});
+
+// The agent reads /proc/PID when it processes an event, which on a loaded machine is seconds after
+// the syscall: a process that exec'd and then exited must keep the container the tree knew.
+test('an exec whose process has exited by the time the agent looks keeps its container', () => {
+  const proc = mkdtempSync(join(tmpdir(), 'alastor-proc-'));
+  try {
+    const id = 'ab'.repeat(32);
+    mkdirSync(join(proc, '4242'));
+    writeFileSync(join(proc, '4242', 'cgroup'), `0::/kubepods/pod1/${id}\n`);
+    writeFileSync(join(proc, '4242', 'environ'), 'ALASTOR_FUNCTION=fn-x\0');
+    const procs = new ProcMap(proc);
+    expect(procs.lookup(4242, 1)).toEqual({ containerId: id, function: 'fn-x' });
+    rmSync(join(proc, '4242'), { recursive: true }); // exited
+    procs.refresh(4242);
+    expect(procs.lookup(4242, 1)).toEqual({ containerId: id, function: 'fn-x' });
+    // A new exec while it still runs: its environment is read again.
+    mkdirSync(join(proc, '4242'));
+    writeFileSync(join(proc, '4242', 'cgroup'), `0::/kubepods/pod1/${id}\n`);
+    writeFileSync(join(proc, '4242', 'environ'), 'ALASTOR_FUNCTION=fn-y\0');
+    procs.refresh(4242);
+    expect(procs.lookup(4242, 1).function).toBe('fn-y');
+  } finally {
+    rmSync(proc, { recursive: true, force: true });
+  }
 });

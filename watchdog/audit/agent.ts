@@ -65,8 +65,15 @@ export class ProcMap {
     if (p) this.cache.set(child, p);
   }
 
-  forget(pid: number): void {
-    this.cache.delete(pid);
+  /**
+   * After an execve: read the process again (its environment is the new program's), but if it has
+   * exited by the time the agent gets to the event (a loaded machine delays audit by seconds), keep
+   * what the tree knew: exec does not move a process to another cgroup, and dropping the entry
+   * would hand the event to the parent's (often a host process's) identity and lose it.
+   */
+  refresh(pid: number): void {
+    const info = this.read(pid);
+    if (info) this.cache.set(pid, info);
   }
 
   private read(pid: number): ProcInfo | undefined {
@@ -127,7 +134,7 @@ export async function startAuditAgent(o: AgentOptions): Promise<AuditAgent> {
         self.add(ev.pid);
         return false;
       }
-      if (ev.syscall === 'execve' || ev.syscall === 'execveat') procs.forget(ev.pid);
+      if ((ev.syscall === 'execve' || ev.syscall === 'execveat') && ev.success) procs.refresh(ev.pid);
       const info = procs.lookup(ev.pid, ev.ppid);
       if (CLONE_LIKE.has(ev.syscall) && ev.success && ev.exit > 0) procs.inherit(ev.exit, ev.pid);
       if (!o.all && info.containerId === undefined) return false;
