@@ -72,7 +72,9 @@ maybe('alastor audit agent (real auditd, a real cgroup)', () => {
       // Join the "container", then exec, as a runtime does before starting the container's process.
       // That process lives on for a moment, as a container's main process does: the agent reads
       // /proc/PID/cgroup when it processes the event; its short-lived children inherit over clone.
-      const inside = spawnSync('sh', ['-c', `echo $$ > ${join(cg, 'cgroup.procs')} && exec sh -c ': > in-container.txt; cat in-container.txt; sleep 1'`], {
+      // (3 s: on a loaded machine audit reaches the agent a second or more late, and a process gone
+      // before the agent's first look at it cannot be placed in its container.)
+      const inside = spawnSync('sh', ['-c', `echo $$ > ${join(cg, 'cgroup.procs')} && exec sh -c ': > in-container.txt; cat in-container.txt; sleep 3'`], {
         cwd: dir,
         env: { PATH: process.env.PATH, ALASTOR_INSTANCE: 'inst-agent-test', ALASTOR_FUNCTION: 'fn-agent-test' },
       });

@@ -202,3 +202,27 @@ describe('an event cut in two by rotation keeps all its records', () => {
     reader.end();
   });
 });
+
+test('auditd\'s DAEMON_ROTATE at the head of the new file does not complete the event cut by the rotation', () => {
+  const log = join(dir, 'audit.log');
+  writeFileSync(log, '');
+  const { serials, reader, tail } = follow(log);
+  const paths: string[][] = [];
+  const r2 = new AuditReader({ onEvent: (e) => paths.push(e.paths.map((p) => p.nametype)) });
+  tail.start();
+  const lines = eventLines({ serial: 1095380, syscall: 257, pid: 100, ppid: 1, cwd: '/tmp', paths: [{ name: '/tmp', nametype: 'PARENT' }, { name: 'burst.127', nametype: 'CREATE' }] });
+  const cut = lines.findIndex((l) => l.includes('item=1'));
+  appendFileSync(log, lines.slice(0, cut).join('\n') + '\n');
+  tail.poll();
+  renameSync(log, join(dir, 'audit.log.1'));
+  // As auditd 3 writes it: its own record, under its own (small) serial, then the rest of the event.
+  const daemon = 'type=DAEMON_ROTATE msg=audit(1795579401.900:4356): op=rotate-logs auid=-1 pid=-1 subj=? res=success';
+  writeFileSync(log, daemon + '\n' + lines.slice(cut).join('\n') + '\n');
+  tail.stop();
+  reader.end();
+  expect(serials).toEqual([1095380]);
+  r2.push(Buffer.from(lines.slice(0, cut).join('\n') + '\n' + daemon + '\n' + lines.slice(cut).join('\n') + '\n'));
+  r2.end();
+  expect(paths).toEqual([['PARENT', 'CREATE']]);
+  expect(r2.stats.otherEvents).toBe(1);
+});

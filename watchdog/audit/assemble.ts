@@ -52,6 +52,13 @@ export class Assembler {
   }
 
   push(rec: AuditRecord): void {
+    if (rec.type.startsWith('DAEMON_')) {
+      // auditd's own records (DAEMON_ROTATE heads every new file) carry auditd's serial counter,
+      // not the kernel's: taken as the log moving on, it completed the event cut by the rotation
+      // before its PATH and EOE records (at the start of the new file) were read.
+      this.onEvent([rec]);
+      return;
+    }
     const t = rec.sec * 1000 + rec.ms;
     let p = this.open.get(rec.serial);
     if (p !== undefined && (p.sec !== rec.sec || p.ms !== rec.ms) && Math.abs(p.sec * 1000 + p.ms - t) > 1000) {
