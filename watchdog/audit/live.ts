@@ -60,7 +60,9 @@ export class LiveAudit {
     // Tail first (from the current end), then install: nothing our rules produce is missed.
     this.tail = new LogTail({
       path: this.logPath,
-      onData: (b) => this.reader.push(b, Date.now()),
+      // Not stamped with the read's wall clock: doing so stopped the node-level agent from emitting
+      // anything (test/audit/agent.test.ts); the cause is not understood yet.
+      onData: (b) => this.reader.push(b),
       onFileEnd: () => this.reader.fileEnd(),
       log: this.o.log,
       pollMs: this.o.pollMs,
