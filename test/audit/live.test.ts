@@ -152,10 +152,12 @@ maybe('live audit tailer (real auditd)', () => {
     t.invocationStart({ invocation: 'inv-burst', tsUs: nowUs() });
     const n = 400;
     const burst = spawn('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do : > burst.$i; i=$((i+1)); done`], { cwd: dir, stdio: 'ignore' });
+    // Listen for the exit now: on an idle machine the burst can end within the 20 ms below.
+    const burstExited = new Promise((r) => burst.once('exit', r));
     // Rotate in the middle of the burst (SIGUSR1 makes auditd rotate its logs now).
     await new Promise((r) => setTimeout(r, 20));
     process.kill(Number(auditdPid), 'SIGUSR1');
-    await new Promise((r) => burst.once('exit', r));
+    await burstExited;
     t.invocationEnd({ invocation: 'inv-burst', tsUs: nowUs() });
     const burstCreates = () => syscalls().filter((e) => e.pid === burst.pid && e.paths.some((p) => p.nametype === 'CREATE' && p.name.startsWith('burst.')));
     const creates = await until(`${n} creates`, () => (burstCreates().length >= n ? burstCreates() : undefined), 40000).catch((err: Error) => {

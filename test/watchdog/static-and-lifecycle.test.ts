@@ -132,7 +132,8 @@ describe('lock file, health and exec health check', () => {
     try {
       expect(existsSync(join(wd.tmpdir, '.lock'))).toBe(false);
       expect((await send(`${wd.url}/_/health`)).status).toBe(200);
-      expect(wd.logs()).toMatch(/"suppress_lock" is enabled/);
+      // The log writer coalesces writes: wait for the line rather than reading the pipe at once.
+      await wd.waitForLog(/"suppress_lock" is enabled/);
     } finally {
       await wd.stop();
     }
