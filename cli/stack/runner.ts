@@ -77,7 +77,21 @@ export function findRoot(from = __dirname): string {
   }
 }
 
-export function freePort(): Promise<number> {
+// Ports handed out by this process: a port closed after probing can be handed out again by the
+// next listen(0), and two functions given the same port made `alastor up` fail at random.
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
