@@ -80,7 +80,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
   const inst = {
     instance,
     function: fn,
-    emit,
+    emitText: (text: string) => shipper.pushText(text),
     get defaultPid() {
       return defaultPid;
     },
