@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { ENV } from '../../events';
 import { startCollector } from '../../collector/ingest/index';
 import { GRAPH_MODES, runGraphWorker, type GraphMode } from '../../collector/ingest/graph-driver';
+import { STORE_THREAD_COMMAND, runStoreThread } from '../../collector/ingest/store-thread';
+import { CHECKPOINT_THREAD_COMMAND, runCheckpointThread } from '../../collector/store/checkpoint';
 
 export function register(program: Command): void {
   registerWorker(program);
@@ -41,10 +43,18 @@ export function register(program: Command): void {
     });
 }
 
-/** Internal: the graph worker thread of `alastor collector` (see collector/ingest/graph-driver.ts). */
+/** Internal: the graph, store and checkpoint threads of `alastor collector` (collector/ingest/graph-driver.ts, store-thread.ts, store/checkpoint.ts). */
 export function registerWorker(program: Command): void {
   program
     .command('collector-graph-worker', { hidden: true })
     .requiredOption('--db <file>')
     .action((o: { db: string }) => runGraphWorker(o.db));
+  program
+    .command(STORE_THREAD_COMMAND, { hidden: true })
+    .requiredOption('--db <file>')
+    .action((o: { db: string }) => runStoreThread(o.db));
+  program
+    .command(CHECKPOINT_THREAD_COMMAND, { hidden: true })
+    .requiredOption('--db <file>')
+    .action((o: { db: string }) => runCheckpointThread(o.db));
 }

@@ -25,6 +25,8 @@ export interface GraphDriver {
    * back to back, starved ingest (whose busy handler sleeps up to 100 ms between tries).
    */
   writing: { begin(): void; end(): void };
+  /** The shared counter behind `writing` (worker mode), for a writer on another thread. */
+  gate?: SharedArrayBuffer;
 }
 
 const NOT_WAITING = { begin() {}, end() {} };
@@ -77,6 +79,7 @@ export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry:
   const d = debounced(() => alive && w.postMessage('update'));
   return {
     kick: d.kick,
+    gate: shared,
     writing: {
       begin: () => void Atomics.add(gate, 0, 1),
       end: () => {
@@ -103,6 +106,7 @@ export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry:
 export function runGraphWorker(dbFile: string): void {
   if (!parentPort) throw new Error('collector-graph-worker runs only as the collector\'s worker thread');
   const db = openStore(dbFile);
+  db.pragma('wal_autocheckpoint = 0'); // the collector's checkpoint thread does (store/checkpoint.ts)
   const log = (l: string) => process.stderr.write(`${l}\n`);
   const shared = (workerData as { gate?: unknown } | undefined)?.gate;
   const gate = shared instanceof SharedArrayBuffer ? new Int32Array(shared) : undefined;

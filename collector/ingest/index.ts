@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { openStore, type DB } from '../store/open';
 import { createIngest, type Ingest } from './server';
 import { startGraphDriver, type GraphMode } from './graph-driver';
+import { startStoreThread } from './store-thread';
+import { IngestWriter } from './writer';
+import { startCheckpointThread } from '../store/checkpoint';
 
 export interface CollectorOptions {
   dbFile: string;
@@ -12,7 +15,7 @@ export interface CollectorOptions {
   log?: (line: string) => void;
   /** How the derived graph keeps up (default worker: a worker thread running this same bundle). */
   graph?: GraphMode;
-  /** The script a graph worker thread runs (the bundled CLI); without it the graph runs inline. */
+  /** The script the graph and store threads run (the bundled CLI); without it both run on this thread. */
   workerEntry?: string;
 }
 
@@ -30,12 +33,14 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   // The graph worker holds the write lock while it stitches a chunk; ingest waits for it rather
   // than failing a batch (a wait delays answers, a failure would only make producers retry).
   db.pragma('busy_timeout = 60000');
-  // Checkpoint the WAL every ~40 MB instead of every 4 MB: each checkpoint fsyncs the database
-  // file, and at full ingest rate the default cut one every ~10,000 events. Crash safety is
-  // unchanged (it is WAL + synchronous=NORMAL, open.ts); only the WAL file grows larger between.
-  db.pragma('wal_autocheckpoint = 10000');
   const graph = startGraphDriver(opts.graph ?? 'worker', db, opts.dbFile, opts.workerEntry, log);
-  const ingest = createIngest({ db, token: opts.token ?? '', log, graph });
+  const kick = () => graph.kick();
+  const sink = opts.workerEntry ? startStoreThread(opts.workerEntry, opts.dbFile, graph.gate, kick, log) : new IngestWriter(db, kick, graph.writing);
+  // With threads, a checkpoint thread keeps the WAL short and the writers' connections never
+  // checkpoint (store-thread.ts, graph-driver.ts). Inline, the writer's own connection
+  // checkpoints as SQLite does by default.
+  const checkpoints = opts.workerEntry ? startCheckpointThread(opts.workerEntry, opts.dbFile, log) : undefined;
+  const ingest = createIngest({ token: opts.token ?? '', log, graph, sink });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     ingest.server.once('error', reject);
@@ -50,6 +55,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ingest,
     async close() {
       await ingest.close();
+      await checkpoints?.stop();
       db.close();
     },
   };

@@ -6,17 +6,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { API } from '../../events';
-import type { DB } from '../store/open';
 import type { GraphDriver } from './graph-driver';
 import { prepareBatch, sameHex } from './batch';
 import { mapOtlpTraces } from './otlp';
-import { IngestWriter } from './writer';
+import type { BatchSink } from './store-thread';
 
 const gunzipAsync = promisify(gunzip);
 const MAX_BODY = 64 * 1024 * 1024;
 
 export interface IngestOptions {
-  db: DB;
+  /** Where prepared batches are stored: the store thread, or an IngestWriter on this thread. */
+  sink: BatchSink;
   /** HMAC key of the batch chain and the OTLP Bearer token; '' accepts batches chained with an empty key. */
   token: string;
   log: (line: string) => void;
@@ -26,7 +26,7 @@ export interface IngestOptions {
 
 export interface Ingest {
   server: Server;
-  writer: IngestWriter;
+  sink: BatchSink;
   /** Stops accepting, waits for in-flight requests and their commits, runs the graph one last time. */
   close(): Promise<void>;
 }
@@ -62,8 +62,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export function createIngest(opts: IngestOptions): Ingest {
-  const { db, token, log } = opts;
-  const writer = new IngestWriter(db, () => opts.graph.kick(), opts.graph.writing);
+  const { token, log } = opts;
+  const writer = opts.sink;
 
   async function batches(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
@@ -154,7 +154,7 @@ export function createIngest(opts: IngestOptions): Ingest {
 
   return {
     server,
-    writer,
+    sink: writer,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -162,6 +162,7 @@ export function createIngest(opts: IngestOptions): Ingest {
       });
       await writer.drain();
       await opts.graph.close();
+      await writer.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { GENESIS, nowUs } from '../../events';
 import { appender, type Appender, type EventRow } from '../store/append';
 import type { DB } from '../store/open';
 import type { PreparedBatch } from './batch';
+import type { BatchSink } from './store-thread';
 
 export type BatchResult =
   | { status: 'stored'; stored: number }
@@ -23,7 +24,7 @@ interface SourceState {
 /** Above this many events queued, a transaction is cut so one commit never stalls for long. */
 const MAX_EVENTS_PER_TX = 50_000;
 
-export class IngestWriter {
+export class IngestWriter implements BatchSink {
   private queue: Item[] = [];
   private queuedEvents = 0;
   private scheduled = false;
@@ -43,7 +44,7 @@ export class IngestWriter {
   }
 
   submitBatch(b: PreparedBatch): Promise<BatchResult> {
-    return new Promise((done, fail) => this.enqueue({ t: 'batch', b, done, fail }, b.events.length));
+    return new Promise((done, fail) => this.enqueue({ t: 'batch', b, done, fail }, b.count));
   }
 
   submitRows(rows: EventRow[]): Promise<number> {
@@ -53,6 +54,10 @@ export class IngestWriter {
   /** Records a refused batch (bad MAC) right away, outside any group. */
   recordRefusal(source: string, seq: number | null, problem: string, detail: string): void {
     this.a.integrity(source, seq, problem, detail, nowUs());
+  }
+
+  close(): Promise<void> {
+    return this.drain();
   }
 
   /** Resolves once everything submitted so far is committed. */
@@ -76,7 +81,7 @@ export class IngestWriter {
     let n = 0;
     for (let i = 0; i < this.queue.length; i++) {
       const it = this.queue[i];
-      n += it.t === 'batch' ? it.b.events.length : it.rows.length;
+      n += it.t === 'batch' ? it.b.count : it.rows.length;
       if (n >= MAX_EVENTS_PER_TX) {
         cut = i + 1;
         break;
@@ -161,25 +166,10 @@ export class IngestWriter {
         this.a.integrity(b.source, next.seq, 'break', `prev of seq ${next.seq} is not the mac of late seq ${b.seq}`, now);
       }
     }
-    this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.events.length, receivedUs: now });
-    const rows = new Array<EventRow>(b.events.length);
-    for (let i = 0; i < b.events.length; i++) {
-      const e = b.events[i];
-      rows[i] = {
-        id: e.id,
-        kind: e.kind,
-        ts: e.ts,
-        instance: e.instance,
-        function: e.function,
-        invocation: e.invocation ?? null,
-        source: b.source,
-        batchSeq: b.seq,
-        body: b.texts[i],
-      };
-    }
-    const stored = this.a.events(rows);
-    if (stored < b.events.length) {
-      this.a.integrity(b.source, b.seq, 'duplicate-event', `${b.events.length - stored} event id(s) already stored by another batch`, now);
+    this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.count, receivedUs: now });
+    const stored = this.a.eventColumns(b.source, b.seq, b.cols);
+    if (stored < b.count) {
+      this.a.integrity(b.source, b.seq, 'duplicate-event', `${b.count - stored} event id(s) already stored by another batch`, now);
     }
     if (b.seq > s.maxSeq) {
       s.maxSeq = b.seq;

@@ -32,6 +32,28 @@ describe('collector ingest', () => {
     expect(bodies).toEqual(evs.map((e) => JSON.stringify(e)));
   });
 
+  test('stores each event as the exact text the producer signed, whatever its spacing, escapes or key order', async () => {
+    const source = `src-${uuidv7()}`;
+    const texts = [
+      // spacing inside, a quote, a backslash before a quote, braces and commas inside strings, non-ASCII
+      `{ "v": 1, "id": "${uuidv7()}", "ts": 1, "instance": "i5", "function": "fn", "kind": "instance.stop", "reason": "said \\"stop\\", {then} [left] \\\\" }`,
+      `{"reason":"caf\u00e9 \\u00e9\\n","kind":"instance.stop","function":"fn","instance":"i5","ts":2,"id":"${uuidv7()}","v":1}`,
+    ];
+    const prefix = 'alastor-batch-v1';
+    const { createHmac } = await import('node:crypto');
+    const mac = createHmac('sha256', TOKEN).update(`${prefix}\n${source}\n1\n${'0'.repeat(64)}\n[${texts.join(',')}]`).digest('hex');
+    // "events" first and separated by a newline: only the texts themselves are signed.
+    const body = `{"events": [${texts.join(',\n  ')}], "v":1,"source":${JSON.stringify(source)},"seq":1,"prev":"${'0'.repeat(64)}","mac":"${mac}"}`;
+    const r = await post(`${c.url}/v1/batches`, body);
+    expect(r).toEqual({ status: 200, json: { stored: 2, duplicate: false } });
+    const bodies = c.query<{ body: string }>('SELECT body FROM events WHERE source = ? ORDER BY seq', source).map((x) => x.body);
+    expect(bodies).toEqual(texts);
+    expect(JSON.parse(bodies[0]).reason).toBe('said "stop", {then} [left] \\');
+    const v = await c.cli(['verify', '--json']);
+    const mine = JSON.parse(v.stdout).problems.filter((p: { source: string }) => p.source === source);
+    expect(mine).toEqual([]);
+  });
+
   test('a malformed batch gets 400 naming the first bad field, and nothing of it is stored', async () => {
     const chain = new Chain(`src-${uuidv7()}`, TOKEN);
     const good = stopEvent('i2');
