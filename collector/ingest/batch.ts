@@ -21,7 +21,7 @@ export type Prepared =
   | { ok: true; batch: PreparedBatch }
   | { ok: false; status: 400 | 401; error: string; source?: string; seq?: number };
 
-export function columnsOf(events: readonly AlastorEvent[]): EventColumns {
+function columnsOf(events: readonly AlastorEvent[]): EventColumns {
   const n = events.length;
   const cols: EventColumns = {
     id: new Array(n), kind: new Array(n), ts: new Array(n), instance: new Array(n), function: new Array(n), invocation: new Array(n),
