@@ -166,8 +166,8 @@ export class IngestWriter implements BatchSink {
         this.a.integrity(b.source, next.seq, 'break', `prev of seq ${next.seq} is not the mac of late seq ${b.seq}`, now);
       }
     }
-    this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.count, receivedUs: now });
-    const stored = this.a.eventColumns(b.source, b.seq, b.cols);
+    const { stored, first, last } = this.a.eventColumns(b.source, b.seq, b.cols);
+    this.a.batch({ source: b.source, seq: b.seq, prev: b.prev, mac: b.mac, count: b.count, receivedUs: now, firstEvent: first, lastEvent: last });
     if (stored < b.count) {
       this.a.integrity(b.source, b.seq, 'duplicate-event', `${b.count - stored} event id(s) already stored by another batch`, now);
     }

@@ -27,12 +27,25 @@ export function verifyStore(db: DB, token: string): VerifyReport {
   let batches = 0;
   let events = 0;
   const sources = new Set<string>();
-  const evq = db.prepare<[string, number], { body: string }>(`SELECT body FROM events WHERE source = ? AND batch_seq = ? ORDER BY seq`);
+  // A batch's events are the rowid range it recorded; source and batch_seq must still match, so an
+  // event moved to another batch by editing its row counts as missing here. verify opens the store
+  // read-only (it never changes evidence), so a store no collector has migrated since batches
+  // recorded ranges is read through its (source, batch_seq) index instead.
+  const ranged = (db.prepare(`PRAGMA table_info(batches)`).all() as Array<{ name: string }>).some((c) => c.name === 'first_event');
+  const byRange = ranged
+    ? db.prepare<[number, number, string, number], { body: string }>(`SELECT body FROM events WHERE seq BETWEEN ? AND ? AND source = ? AND batch_seq = ? ORDER BY seq`)
+    : undefined;
+  const bySeq = db.prepare<[string, number], { body: string }>(`SELECT body FROM events WHERE source = ? AND batch_seq = ? ORDER BY seq`);
+  const eventsOf = (b: { source: string; seq: number; first_event?: number | null; last_event?: number | null }): string[] => {
+    if (!byRange) return bySeq.all(b.source, b.seq).map((r) => r.body);
+    if (b.first_event == null || b.last_event == null) return [];
+    return byRange.all(b.first_event, b.last_event, b.source, b.seq).map((r) => r.body);
+  };
   let cur = '';
   let expectSeq = 1;
   let prevMac = GENESIS;
-  const rows = db.prepare(`SELECT source, seq, prev, mac, count FROM batches ORDER BY source, seq`).iterate() as Iterable<{
-    source: string; seq: number; prev: string; mac: string; count: number;
+  const rows = db.prepare(`SELECT * FROM batches ORDER BY source, seq`).iterate() as Iterable<{
+    source: string; seq: number; prev: string; mac: string; count: number; first_event?: number | null; last_event?: number | null;
   }>;
   for (const b of rows) {
     if (b.source !== cur) {
@@ -49,7 +62,7 @@ export function verifyStore(db: DB, token: string): VerifyReport {
     if (prevMac !== '' && b.prev !== prevMac) {
       problems.push({ source: b.source, seq: b.seq, problem: 'break', detail: `prev is not the mac of seq ${b.seq - 1}` });
     }
-    const texts = evq.all(b.source, b.seq).map((r) => r.body);
+    const texts = eventsOf(b);
     events += texts.length;
     if (texts.length !== b.count) {
       problems.push({ source: b.source, seq: b.seq, problem: 'count', detail: `batch had ${b.count} events, the store holds ${texts.length}` });

@@ -1,5 +1,6 @@
 // Appending raw events and batch records. Events are append-only: an event id is stored once
 // (INSERT OR IGNORE on the unique id), which is what makes a retried batch or OTLP export idempotent.
+import type Database from 'better-sqlite3';
 import type { DB } from './open';
 
 export interface EventRow {
@@ -44,6 +45,16 @@ export interface BatchRow {
   mac: string;
   count: number;
   receivedUs: number;
+  /** Rowids of the first and last event this batch stored (null when it stored none). */
+  firstEvent: number | null;
+  lastEvent: number | null;
+}
+
+export interface Stored {
+  stored: number;
+  /** The stored events' rowids run from first to last with no gap (null when none was stored). */
+  first: number | null;
+  last: number | null;
 }
 
 export interface Appender {
@@ -51,8 +62,12 @@ export interface Appender {
   event(row: EventRow): number;
   /** Stores many; returns how many were new. Multi-row statements: far fewer calls into SQLite. */
   events(rows: readonly EventRow[]): number;
-  /** The same from a batch's columns, all from one source and batch. */
-  eventColumns(source: string, batchSeq: number | null, cols: EventColumns): number;
+  /**
+   * The same from a batch's columns, all from one source and batch. Rows get consecutive rowids
+   * (INTEGER PRIMARY KEY: max + 1; an ignored duplicate takes none) as long as nothing else
+   * inserts events in between, which the single writer guarantees.
+   */
+  eventColumns(source: string, batchSeq: number | null, cols: EventColumns): Stored;
   batch(row: BatchRow): void;
   batchMac(source: string, seq: number): string | undefined;
   maxBatchSeq(source: string): { seq: number; mac: string } | undefined;
@@ -72,7 +87,7 @@ export function appender(db: DB): Appender {
   const insMany = db.prepare(cols + Array(MULTI).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
   const params: unknown[] = new Array(MULTI * 9);
   const insBatch = db.prepare(
-    `INSERT INTO batches (source, seq, prev, mac, count, received_us) VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO batches (source, seq, prev, mac, count, received_us, first_event, last_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const getMac = db.prepare<[string, number], { mac: string }>(`SELECT mac FROM batches WHERE source = ? AND seq = ?`);
   const getMax = db.prepare<[string], { seq: number; mac: string }>(
@@ -115,6 +130,13 @@ export function appender(db: DB): Appender {
     eventColumns: (source, batchSeq, c) => {
       const n = c.id.length;
       let stored = 0;
+      let last: number | null = null;
+      const note = (r: Database.RunResult) => {
+        if (r.changes > 0) {
+          stored += r.changes;
+          last = Number(r.lastInsertRowid);
+        }
+      };
       let i = 0;
       for (; i + MULTI <= n; i += MULTI) {
         for (let k = 0; k < MULTI; k++) {
@@ -130,15 +152,15 @@ export function appender(db: DB): Appender {
           params[o + 7] = batchSeq;
           params[o + 8] = eventText(c, j);
         }
-        stored += insMany.run(params).changes;
+        note(insMany.run(params));
       }
       for (; i < n; i++) {
-        stored += insEvent.run(c.id[i], c.kind[i], c.ts[i], c.instance[i], c.function[i], c.invocation[i], source, batchSeq, eventText(c, i)).changes;
+        note(insEvent.run(c.id[i], c.kind[i], c.ts[i], c.instance[i], c.function[i], c.invocation[i], source, batchSeq, eventText(c, i)));
       }
-      return stored;
+      return { stored, first: last === null ? null : last - stored + 1, last };
     },
     batch: (b) => {
-      insBatch.run(b.source, b.seq, b.prev, b.mac, b.count, b.receivedUs);
+      insBatch.run(b.source, b.seq, b.prev, b.mac, b.count, b.receivedUs, b.firstEvent, b.lastEvent);
     },
     batchMac: (source, seq) => getMac.get(source, seq)?.mac,
     maxBatchSeq: (source) => getMax.get(source),
