@@ -247,57 +247,79 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const started = await Promise.all(
       stack.functions.map(async (fn, i) => {
         const t = templates[i];
-        const [port, metricsPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
-        const tmp = join(tmpRoot, fn.name);
-        mkdirSync(tmp, { recursive: true });
-        const upstream = t.env.upstream_url ? new URL(t.env.upstream_url) : undefined;
-        if (upstream) upstream.port = String(upstreamPort);
-        const env: NodeJS.ProcessEnv = {
-          ...process.env,
-          ...t.env,
-          // After SIGTERM a watchdog waits healthcheck_interval for a load balancer to notice; the
-          // local gateway needs no such wait (a stack file can still set it).
-          healthcheck_interval: '1s',
-          ...laid[i].env,
-          ...fn.environment,
-          ...(upstream ? { upstream_url: upstream.toString().replace(/\/$/, '') } : {}),
-          http_port: String(upstreamPort),
-          port: String(port),
-          metrics_port: String(metricsPort),
-          TMPDIR: tmp,
-          gateway_url: gatewayUrl,
-          [ENV.gatewayUrl]: gatewayUrl,
-          [ENV.functionName]: fn.name,
-          [ENV.provenance]: provenance ? 'on' : 'off',
-          [ENV.audit]: audit.on ? 'on' : 'off',
-          [ENV.spoolDir]: join(stateDir, 'spool', fn.name),
-          ...(collectorUrl ? { [ENV.collectorUrl]: collectorUrl, [ENV.token]: token } : {}),
-          ...opts.functionEnv,
-        };
-        // Single-threaded GC from the command line (the watchdog's heap is small; V8's helper
-        // threads only compete with the function for CPU). It cannot be set safely at run time.
-        const child = startChild(fn.name, process.execPath, ['--single-threaded-gc', fwatchdog], { cwd: laid[i].dir, env }, (line) => fnLog(fn.name, line));
-        children.push(child);
-        const deadline = Date.now() + (opts.readyTimeoutMs ?? 120000);
-        while ((await status(port, '/_/health')) !== 200) {
-          if (child.done) throw new Error(`function "${fn.name}" exited before it was ready (see its lines above)`);
-          if (Date.now() > deadline) throw new Error(`function "${fn.name}" was not ready within ${(opts.readyTimeoutMs ?? 120000) / 1000} s`);
-          await new Promise((r) => setTimeout(r, 50));
+        // A probed port can still be taken before the watchdog binds it (an outgoing connection's
+        // ephemeral port, say); a start that fails with EADDRINUSE is retried on fresh ports.
+        for (let attempt = 1; ; attempt++) {
+          const [port, metricsPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
+          const tmp = join(tmpRoot, fn.name);
+          mkdirSync(tmp, { recursive: true });
+          const upstream = t.env.upstream_url ? new URL(t.env.upstream_url) : undefined;
+          if (upstream) upstream.port = String(upstreamPort);
+          const env: NodeJS.ProcessEnv = {
+            ...process.env,
+            ...t.env,
+            // After SIGTERM a watchdog waits healthcheck_interval for a load balancer to notice; the
+            // local gateway needs no such wait (a stack file can still set it).
+            healthcheck_interval: '1s',
+            ...laid[i].env,
+            ...fn.environment,
+            ...(upstream ? { upstream_url: upstream.toString().replace(/\/$/, '') } : {}),
+            http_port: String(upstreamPort),
+            port: String(port),
+            metrics_port: String(metricsPort),
+            TMPDIR: tmp,
+            gateway_url: gatewayUrl,
+            [ENV.gatewayUrl]: gatewayUrl,
+            [ENV.functionName]: fn.name,
+            [ENV.provenance]: provenance ? 'on' : 'off',
+            [ENV.audit]: audit.on ? 'on' : 'off',
+            [ENV.spoolDir]: join(stateDir, 'spool', fn.name),
+            ...(collectorUrl ? { [ENV.collectorUrl]: collectorUrl, [ENV.token]: token } : {}),
+            ...opts.functionEnv,
+          };
+          // Single-threaded GC from the command line (the watchdog's heap is small; V8's helper
+          // threads only compete with the function for CPU). It cannot be set safely at run time.
+          const lastLines: string[] = [];
+          const child = startChild(fn.name, process.execPath, ['--single-threaded-gc', fwatchdog], { cwd: laid[i].dir, env }, (line) => {
+            lastLines.push(line);
+            if (lastLines.length > 20) lastLines.shift();
+            fnLog(fn.name, line);
+          });
+          children.push(child);
+          const deadline = Date.now() + (opts.readyTimeoutMs ?? 120000);
+          let exitedEarly = false;
+          while ((await status(port, '/_/health')) !== 200) {
+            if (child.done) {
+              exitedEarly = true;
+              break;
+            }
+            if (Date.now() > deadline) throw new Error(`function "${fn.name}" was not ready within ${(opts.readyTimeoutMs ?? 120000) / 1000} s`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          if (exitedEarly) {
+            await child.exited;
+            children.splice(children.indexOf(child), 1);
+            if (attempt < 3 && lastLines.some((l) => l.includes('EADDRINUSE'))) {
+              log(`  ${fn.name}: a port was taken before it could bind it; starting it again on other ports`);
+              continue;
+            }
+            throw new Error(`function "${fn.name}" exited before it was ready (code ${child.proc.exitCode}, signal ${child.proc.signalCode}); its last lines:\n${lastLines.map((l) => `    ${l}`).join('\n')}`);
+          }
+          routes[i].port = port;
+          watch(child);
+          log(`  ${fn.name.padEnd(18)} ready  ${gatewayUrl}/function/${fn.name}  (${fn.lang}, watchdog :${port}, pid ${child.proc.pid})`);
+          return {
+            name: fn.name,
+            lang: fn.lang,
+            dir: laid[i].dir,
+            port,
+            metricsPort,
+            upstreamPort,
+            tmpdir: tmp,
+            pid: child.proc.pid!,
+            url: `http://127.0.0.1:${port}`,
+          } satisfies RunningFunction;
         }
-        routes[i].port = port;
-        watch(child);
-        log(`  ${fn.name.padEnd(18)} ready  ${gatewayUrl}/function/${fn.name}  (${fn.lang}, watchdog :${port}, pid ${child.proc.pid})`);
-        return {
-          name: fn.name,
-          lang: fn.lang,
-          dir: laid[i].dir,
-          port,
-          metricsPort,
-          upstreamPort,
-          tmpdir: tmp,
-          pid: child.proc.pid!,
-          url: `http://127.0.0.1:${port}`,
-        } satisfies RunningFunction;
       }),
     );
 
