@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { listeningUrl } from './bench-watchdog.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -94,15 +95,7 @@ async function startCollector(db) {
     env: { ...process.env, ALASTOR_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    p.once('exit', (c) => reject(new Error(`collector exited (${c})`)));
-  });
+  const url = await listeningUrl(p, 'collector');
   return { p, url };
 }
 

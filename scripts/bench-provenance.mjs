@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, freePort, measure } from './bench-watchdog.mjs';
+import { cpuMs, freePort, listeningUrl, measure } from './bench-watchdog.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name) => {
@@ -47,15 +47,7 @@ async function startCollector(tmp) {
     env: { ...process.env, ALASTOR_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    p.once('exit', (c) => reject(new Error(`collector exited (${c})`)));
-  });
+  const url = await listeningUrl(p, 'collector');
   return {
     url,
     stop: () => new Promise((r) => {
@@ -84,15 +76,7 @@ async function startSink(tmp) {
   const file = join(tmp, 'sink.js');
   writeFileSync(file, SINK_SRC);
   const p = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'ignore'] });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    p.stdout.on('data', (b) => {
-      out += b;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    p.once('exit', (c) => reject(new Error(`sink exited (${c})`)));
-  });
+  const url = await listeningUrl(p, 'sink');
   return { url, stop: stopper(p) };
 }
 

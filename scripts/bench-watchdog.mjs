@@ -222,6 +222,19 @@ export async function measure(url, { connections, durationSec, tool }) {
   return tool === 'wrk' ? runWrk(url, connections, durationSec) : runAutocannon(url, connections, durationSec);
 }
 
+/** The URL a child process prints as `listening on http://...` (the collector, a bench server). */
+export function listeningUrl(p, what) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    p.stdout.on('data', (b) => {
+      out += b;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    p.once('exit', (c) => reject(new Error(`${what} exited (${c})`)));
+  });
+}
+
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
 export function cpuMs(pid) {
   try {

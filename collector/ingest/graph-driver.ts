@@ -6,6 +6,7 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { updateGraph } from '../graph/index';
 import { openStore, type DB } from '../store/open';
+import { stopWorker } from '../thread';
 
 export type GraphMode = 'worker' | 'inline' | 'off';
 export const GRAPH_MODES: readonly GraphMode[] = ['worker', 'inline', 'off'];
@@ -90,14 +91,7 @@ export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry:
     async close() {
       if (!alive) return;
       d.flush();
-      w.postMessage('close');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
-        w.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await stopWorker(w, 'close');
     },
   };
 }

@@ -10,6 +10,7 @@ import { Worker, parentPort, workerData } from 'node:worker_threads';
 import type { EventRow } from '../store/append';
 import { openStore } from '../store/open';
 import type { PreparedBatch } from './batch';
+import { stopWorker } from '../thread';
 import { IngestWriter, type BatchResult } from './writer';
 
 /** What the HTTP side needs from a writer, in-thread (IngestWriter) or on the store thread. */
@@ -88,15 +89,9 @@ export function startStoreThread(entry: string, dbFile: string, gate: SharedArra
     async close() {
       if (!worker) return;
       const w = worker;
-      await call<void>({ t: 'close', id: nextId++ }).catch(() => undefined);
+      await call<void>({ t: 'drain', id: nextId++ }).catch(() => undefined);
       closing = true;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
-        w.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await stopWorker(w, { t: 'close', id: nextId++ } satisfies ToStore);
     },
   };
 }

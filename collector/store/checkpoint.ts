@@ -13,6 +13,7 @@
 import { statSync } from 'node:fs';
 import { Worker, parentPort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { stopWorker } from '../thread';
 
 const EVERY_MS = 2000;
 const MAX_WAL_BYTES = 256 * 1024 * 1024;
@@ -30,14 +31,7 @@ export function startCheckpointThread(entry: string, dbFile: string, log: (l: st
   return {
     async stop() {
       stopping = true;
-      w.postMessage('stop');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
-        w.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await stopWorker(w, 'stop');
     },
   };
 }
