@@ -32,6 +32,17 @@ export interface GraphDriver {
 
 const NOT_WAITING = { begin() {}, end() {} };
 
+/** `writing` over the shared gate, from whichever thread runs ingest's transactions. */
+export function gateWriting(gate: Int32Array): GraphDriver['writing'] {
+  return {
+    begin: () => void Atomics.add(gate, 0, 1),
+    end: () => {
+      Atomics.sub(gate, 0, 1);
+      Atomics.notify(gate, 0);
+    },
+  };
+}
+
 function debounced(run: () => void): { kick(): void; flush(): void } {
   let timer: NodeJS.Timeout | undefined;
   return {
@@ -81,13 +92,7 @@ export function startGraphDriver(mode: GraphMode, db: DB, dbFile: string, entry:
   return {
     kick: d.kick,
     gate: shared,
-    writing: {
-      begin: () => void Atomics.add(gate, 0, 1),
-      end: () => {
-        Atomics.sub(gate, 0, 1);
-        Atomics.notify(gate, 0);
-      },
-    },
+    writing: gateWriting(gate),
     async close() {
       if (!alive) return;
       d.flush();

@@ -11,6 +11,7 @@ import type { EventRow } from '../store/append';
 import { openStore } from '../store/open';
 import type { PreparedBatch } from './batch';
 import { stopWorker } from '../thread';
+import { gateWriting } from './graph-driver';
 import { IngestWriter, type BatchResult } from './writer';
 
 /** What the HTTP side needs from a writer, in-thread (IngestWriter) or on the store thread. */
@@ -107,15 +108,7 @@ export function runStoreThread(dbFile: string): void {
   db.pragma('wal_autocheckpoint = 0');
   const shared = (workerData as { gate?: unknown } | undefined)?.gate;
   const gate = shared instanceof SharedArrayBuffer ? new Int32Array(shared) : undefined;
-  const writing = gate
-    ? {
-        begin: () => void Atomics.add(gate, 0, 1),
-        end: () => {
-          Atomics.sub(gate, 0, 1);
-          Atomics.notify(gate, 0);
-        },
-      }
-    : undefined;
+  const writing = gate ? gateWriting(gate) : undefined;
   const writer = new IngestWriter(db, (n) => port.postMessage({ t: 'commit', n } satisfies FromStore), writing);
   const reply = (id: number, p: Promise<unknown>) =>
     p.then(

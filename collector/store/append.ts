@@ -99,66 +99,59 @@ export function appender(db: DB): Appender {
   const insIntegrity = db.prepare(
     `INSERT INTO integrity (source, seq, problem, detail, at_us) VALUES (?, ?, ?, ?, ?)`,
   );
+  const one: unknown[] = new Array(9);
+  /**
+   * Inserts n events, MULTI rows per statement while they last: `put` writes event j's nine
+   * values at offset o. Counts what was stored and where (the last rowid).
+   */
+  const insertAll = (n: number, put: (p: unknown[], o: number, j: number) => void): Stored => {
+    let stored = 0;
+    let last: number | null = null;
+    const note = (r: Database.RunResult) => {
+      if (r.changes > 0) {
+        stored += r.changes;
+        last = Number(r.lastInsertRowid);
+      }
+    };
+    let i = 0;
+    for (; i + MULTI <= n; i += MULTI) {
+      for (let k = 0; k < MULTI; k++) put(params, k * 9, i + k);
+      note(insMany.run(params));
+    }
+    for (; i < n; i++) {
+      put(one, 0, i);
+      note(insEvent.run(one));
+    }
+    return { stored, first: last === null ? null : last - stored + 1, last };
+  };
   return {
     event: (r) =>
       insEvent.run(r.id, r.kind, r.ts, r.instance, r.function, r.invocation, r.source, r.batchSeq, r.body).changes,
-    events: (rows) => {
-      let stored = 0;
-      let i = 0;
-      for (; i + MULTI <= rows.length; i += MULTI) {
-        for (let k = 0; k < MULTI; k++) {
-          const r = rows[i + k];
-          const o = k * 9;
-          params[o] = r.id;
-          params[o + 1] = r.kind;
-          params[o + 2] = r.ts;
-          params[o + 3] = r.instance;
-          params[o + 4] = r.function;
-          params[o + 5] = r.invocation;
-          params[o + 6] = r.source;
-          params[o + 7] = r.batchSeq;
-          params[o + 8] = r.body;
-        }
-        stored += insMany.run(params).changes;
-      }
-      for (; i < rows.length; i++) {
-        const r = rows[i];
-        stored += insEvent.run(r.id, r.kind, r.ts, r.instance, r.function, r.invocation, r.source, r.batchSeq, r.body).changes;
-      }
-      return stored;
-    },
-    eventColumns: (source, batchSeq, c) => {
-      const n = c.id.length;
-      let stored = 0;
-      let last: number | null = null;
-      const note = (r: Database.RunResult) => {
-        if (r.changes > 0) {
-          stored += r.changes;
-          last = Number(r.lastInsertRowid);
-        }
-      };
-      let i = 0;
-      for (; i + MULTI <= n; i += MULTI) {
-        for (let k = 0; k < MULTI; k++) {
-          const j = i + k;
-          const o = k * 9;
-          params[o] = c.id[j];
-          params[o + 1] = c.kind[j];
-          params[o + 2] = c.ts[j];
-          params[o + 3] = c.instance[j];
-          params[o + 4] = c.function[j];
-          params[o + 5] = c.invocation[j];
-          params[o + 6] = source;
-          params[o + 7] = batchSeq;
-          params[o + 8] = eventText(c, j);
-        }
-        note(insMany.run(params));
-      }
-      for (; i < n; i++) {
-        note(insEvent.run(c.id[i], c.kind[i], c.ts[i], c.instance[i], c.function[i], c.invocation[i], source, batchSeq, eventText(c, i)));
-      }
-      return { stored, first: last === null ? null : last - stored + 1, last };
-    },
+    events: (rows) =>
+      insertAll(rows.length, (p, o, j) => {
+        const r = rows[j];
+        p[o] = r.id;
+        p[o + 1] = r.kind;
+        p[o + 2] = r.ts;
+        p[o + 3] = r.instance;
+        p[o + 4] = r.function;
+        p[o + 5] = r.invocation;
+        p[o + 6] = r.source;
+        p[o + 7] = r.batchSeq;
+        p[o + 8] = r.body;
+      }).stored,
+    eventColumns: (source, batchSeq, c) =>
+      insertAll(c.id.length, (p, o, j) => {
+        p[o] = c.id[j];
+        p[o + 1] = c.kind[j];
+        p[o + 2] = c.ts[j];
+        p[o + 3] = c.instance[j];
+        p[o + 4] = c.function[j];
+        p[o + 5] = c.invocation[j];
+        p[o + 6] = source;
+        p[o + 7] = batchSeq;
+        p[o + 8] = eventText(c, j);
+      }),
     batch: (b) => {
       insBatch.run(b.source, b.seq, b.prev, b.mac, b.count, b.receivedUs, b.firstEvent, b.lastEvent);
     },

@@ -44,7 +44,7 @@ export function runCheckpointThread(dbFile: string): void {
   const wal = `${dbFile}-wal`;
   let failures = 0;
   let done = -1; // the WAL's mtime at our last checkpoint
-  const checkpoint = (mode: 'PASSIVE' | 'RESTART' | 'TRUNCATE') => {
+  const checkpoint = (mode: 'PASSIVE' | 'RESTART') => {
     try {
       db.pragma(`wal_checkpoint(${mode})`);
     } catch (e) {
