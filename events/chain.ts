@@ -13,9 +13,10 @@ export function batchMacInput(source: string, seq: number, prev: string, eventsT
 }
 
 /**
+ * eventsText: the `[...]` text, or its UTF-8 bytes (the watchdog's shipper keeps bytes).
  * Fed in two pieces: concatenating the header with a ~100 KB events text first would make V8
  * flatten a rope into a fresh copy for every batch.
  */
-export function batchMac(token: string, source: string, seq: number, prev: string, eventsText: string): string {
+export function batchMac(token: string, source: string, seq: number, prev: string, eventsText: string | Uint8Array): string {
   return createHmac('sha256', token).update(batchMacInput(source, seq, prev, '')).update(eventsText).digest('hex');
 }

@@ -32,27 +32,27 @@ export class Spool {
     return join(this.dir, `${encodeURIComponent(source)}${SEP}${String(seq).padStart(12, '0')}${EXT}`);
   }
 
-  async write(source: string, seq: number, wire: string): Promise<string> {
+  async write(source: string, seq: number, wire: Uint8Array): Promise<string> {
     const file = this.fileFor(source, seq);
     const tmp = `${file}.${process.pid}.tmp`;
     await fsp.writeFile(tmp, wire, { mode: 0o600 });
     await fsp.rename(tmp, file);
-    this.bytes += Buffer.byteLength(wire);
+    this.bytes += wire.length;
     return file;
   }
 
   /** Only at shutdown, when there is no request path left to block. */
-  writeSync(source: string, seq: number, wire: string): string {
+  writeSync(source: string, seq: number, wire: Uint8Array): string {
     const file = this.fileFor(source, seq);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, wire, { mode: 0o600 });
     renameSync(tmp, file);
-    this.bytes += Buffer.byteLength(wire);
+    this.bytes += wire.length;
     return file;
   }
 
-  read(file: string): Promise<string> {
-    return fsp.readFile(file, 'utf8');
+  read(file: string): Promise<Buffer> {
+    return fsp.readFile(file);
   }
 
   async remove(file: string): Promise<void> {
