@@ -2,38 +2,43 @@
 // with max_inflight=1) it is that one: the watchdog knows it. With several, the function's own
 // traceparent decides if it names an invocation span this instance issued (a claim, but the only
 // one available); otherwise the call is the instance's, with no invocation.
+//
+// Plain arrays rather than a Set and a Map: this runs twice per request, and the hash tables'
+// churn (a rehashed backing store every few dozen requests, each holding young invocations) was
+// what the scavenger spent most of its time copying.
 import type { Invocation } from './invocation';
 
+/** Ended invocations a late call (background work after the response) can still be matched to. */
 const RECENT = 256;
 
 export class Inflight {
-  private readonly live = new Set<Invocation>();
-  private readonly bySpan = new Map<string, Invocation>();
+  private readonly live: Invocation[] = [];
+  private readonly recent: Array<Invocation | undefined> = new Array(RECENT).fill(undefined);
+  private next = 0;
 
   add(inv: Invocation): void {
-    this.live.add(inv);
-    this.bySpan.set(inv.spanId, inv);
-    if (this.bySpan.size > RECENT + this.live.size) {
-      // Forget the oldest ended invocations (Map iterates in insertion order).
-      for (const [span, i] of this.bySpan) {
-        if (this.bySpan.size <= RECENT + this.live.size) break;
-        if (!this.live.has(i)) this.bySpan.delete(span);
-      }
-    }
+    this.live.push(inv);
+    this.recent[this.next] = inv;
+    this.next = (this.next + 1) % RECENT;
   }
 
   remove(inv: Invocation): void {
-    this.live.delete(inv);
+    const i = this.live.indexOf(inv);
+    if (i < 0) return;
+    const last = this.live.pop()!;
+    if (i < this.live.length) this.live[i] = last;
   }
 
   get size(): number {
-    return this.live.size;
+    return this.live.length;
   }
 
   /** traceparentSpan: the parent span id in the traceparent the function sent, if any. */
   current(traceparentSpan?: string): Invocation | undefined {
-    if (this.live.size === 1) return this.live.values().next().value;
-    if (traceparentSpan) return this.bySpan.get(traceparentSpan);
+    if (this.live.length === 1) return this.live[0];
+    if (!traceparentSpan) return undefined;
+    for (const inv of this.live) if (inv.spanId === traceparentSpan) return inv;
+    for (const inv of this.recent) if (inv !== undefined && inv.spanId === traceparentSpan) return inv;
     return undefined;
   }
 }

@@ -50,8 +50,6 @@ export class Invocation implements InvocationScope {
   readonly traceId: string;
   readonly spanId: string;
   readonly traceFlags: number;
-  readonly upstreamHeaders: Record<string, string>;
-  readonly responseHeaders: Record<string, string>;
   readonly startUs: number;
   pid: number | undefined;
   private readonly t0 = performance.now();
@@ -72,9 +70,6 @@ export class Invocation implements InvocationScope {
     const ctx = contextHeaders(this.traceId, this.spanId, this.traceFlags, parent?.traceState);
     this.traceparent = ctx.traceparent;
     this.tracestate = ctx.tracestate;
-    ctx[HEADER.invocation] = this.id;
-    this.upstreamHeaders = ctx;
-    this.responseHeaders = { 'X-Alastor-Invocation': this.id };
 
     const url = req.url;
     const q = url.indexOf('?');
@@ -94,6 +89,19 @@ export class Invocation implements InvocationScope {
         intField('pid', this.pid) +
         '}',
     );
+  }
+
+  // Headers and environment are built when a mode asks, not kept: ended invocations stay
+  // referenced for a while (inflight.ts), and whatever they hold survives into the old space.
+  get upstreamHeaders(): Record<string, string> {
+    const h: Record<string, string> = { traceparent: this.traceparent };
+    if (this.tracestate) h.tracestate = this.tracestate;
+    h[HEADER.invocation] = this.id;
+    return h;
+  }
+
+  get responseHeaders(): Record<string, string> {
+    return { 'X-Alastor-Invocation': this.id };
   }
 
   /** Extra environment for a forked process: built only in the fork modes that ask for it. */
