@@ -2,7 +2,7 @@
 // random ids for new traces and spans.
 import { ROOT_CONTEXT, defaultTextMapGetter, defaultTextMapSetter, isSpanContextValid, trace, type SpanContext } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from '../../events';
 import type { IncomingHttpHeaders } from 'node:http';
 
 const propagator = new W3CTraceContextPropagator();
@@ -19,19 +19,6 @@ export function contextHeaders(traceId: string, spanId: string, traceFlags: numb
   const carrier: Record<string, string> = {};
   propagator.inject(trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags, traceState }), carrier, defaultTextMapSetter);
   return carrier;
-}
-
-// Ids come from a pool of random bytes refilled 4 KiB at a time: one syscall per ~250 spans.
-const pool = Buffer.alloc(4096);
-let at = pool.length;
-function randomHex(bytes: number): string {
-  if (at + bytes > pool.length) {
-    randomFillSync(pool);
-    at = 0;
-  }
-  const s = pool.toString('hex', at, at + bytes);
-  at += bytes;
-  return s;
 }
 
 const ZERO_SPAN = '0'.repeat(16);
