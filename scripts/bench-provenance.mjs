@@ -10,7 +10,11 @@
 // in for a collector on another node (as deployed): what fwatchdog itself costs. The fwatchdog
 // process's CPU per request is reported for every case.
 //
-//   node scripts/bench-provenance.mjs [--duration 3] [--rounds 3] [--connections 16,1] [--tool autocannon|wrk] [--json]
+//   node scripts/bench-provenance.mjs [--duration 3] [--rounds 3] [--connections 16,1] [--tool autocannon|wrk] [--work-us N] [--json]
+//
+// --work-us N: the upstream spends N us of CPU on each request (hashing) before it answers, for
+// the cost against a function that does something; the default (0) is the worst case, a
+// hello-world whose whole cost is the HTTP plumbing.
 //
 // Target: provenance on costs under 5% req/s at 16 connections against provenance off.
 import { spawn } from 'node:child_process';
@@ -30,13 +34,18 @@ const rounds = Number(arg('rounds') ?? 3);
 const connectionsList = (arg('connections') ?? '16,1').split(',').map(Number);
 const tool = arg('tool') ?? 'autocannon';
 const JSON_OUT = process.argv.includes('--json');
+const workUs = Number(arg('work-us') ?? 0);
 const TOKEN = 'bench-provenance-secret';
 
 const UPSTREAM_SRC = `
 const http = require('node:http');
+const { createHash } = require('node:crypto');
 const body = Buffer.from('Hello, world\\n');
+const block = Buffer.alloc(1024, 1);
+const WORK_US = ${workUs};
 http.createServer((req, res) => {
   req.resume();
+  for (const t = performance.now(); (performance.now() - t) * 1000 < WORK_US; ) createHash('sha256').update(block).digest();
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
   res.end(body);
 }).listen(Number(process.env.UPSTREAM_PORT), '127.0.0.1');
@@ -174,10 +183,10 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-if (JSON_OUT) console.log(JSON.stringify({ bench: 'fwatchdog-provenance', tool, durationSec, rounds, rows }));
+if (JSON_OUT) console.log(JSON.stringify({ bench: 'fwatchdog-provenance', tool, durationSec, rounds, workUs, rows }));
 else {
   const f = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-  console.log(`\nfwatchdog provenance cost (${tool}, median of ${rounds} x ${durationSec}s per case, http mode, trivial upstream)\n`);
+  console.log(`\nfwatchdog provenance cost (${tool}, median of ${rounds} x ${durationSec}s per case, http mode, ${workUs ? `upstream working ${workUs} us per request` : 'trivial upstream'})\n`);
   console.log(['case'.padEnd(20), 'conns', '   req/s', ' p50 ms', ' p99 ms', 'errors', 'vs off', 'vs direct', 'us CPU/req', '  rounds (req/s)'].join(' '));
   for (const r of rows) {
     console.log([r.case.padEnd(20), String(r.connections).padStart(5), f(r.rps, 0).padStart(8), f(r.p50, 3).padStart(7), f(r.p99, 3).padStart(7), String(r.errors).padStart(6), f(r.vsOff, 3).padStart(6), f(r.vsDirect, 3).padStart(9), f(r.cpuUsPerReq, 0).padStart(10), `  ${r.all.join(' ')}`].join(' '));
