@@ -3,9 +3,9 @@
 // (dist/alastor.js collector), batched as fwatchdog ships them. Batches are built and signed up
 // front so the client spends its CPU on sending, not producing.
 //
-//   node scripts/bench-ingest.mjs [--events 600000] [--batch 650] [--concurrency 16] [--sources 16] [--rounds 3] [--graph off|worker|inline] [--ids v7|random] [--json]
+//   node scripts/bench-ingest.mjs [--events 600000] [--batch 250] [--concurrency 16] [--sources 16] [--rounds 3] [--graph off|worker|inline] [--ids v7|random] [--json]
 //
-// Defaults: 650 invocation events per batch is what fwatchdog ships under load (it seals at 256 KiB
+// Defaults: 250 invocation events per batch is what fwatchdog ships under load (it seals at 96 KiB
 // of event text, watchdog/ship/shipper.ts); 16 producers posting at once, as 16 watchdogs would.
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector process;
 //   BENCH_ALASTOR=/path/to/alastor.js runs another build (before/after comparisons in one session).
@@ -28,7 +28,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const TOTAL = opt('events', 600_000);
-const BATCH = opt('batch', 650);
+const BATCH = opt('batch', 250);
 const CONC = opt('concurrency', 16);
 const SOURCES = opt('sources', 16);
 const JSON_OUT = args.includes('--json');
