@@ -1,10 +1,11 @@
 // Ships events to the collector in chained batches, off the request path. push() only serialises
-// and appends the bytes; sealing (MAC) and sending happen on timers or when a batch is full. Memory is bounded: sealed batches wait
-// in memory up to maxMemoryBytes, beyond that (or as soon as the collector fails) they go to the
-// disk spool; if even the spool is full a sealed batch is dropped, which the collector sees as a
-// gap in the chain (never a silent loss). Batches are delivered strictly in sequence order, one
-// at a time, with exponential backoff and jitter between failed attempts. Spools left by earlier
-// processes (their source is not ours, their owner is gone) are delivered too, unchanged.
+// and appends the bytes; sealing (MAC) and sending happen when a batch is full or on a timer.
+// Memory is bounded: sealed batches wait in memory up to maxMemoryBytes, beyond that (or as soon
+// as the collector fails) they go to the disk spool; if even the spool is full a sealed batch is
+// dropped, which the collector sees as a gap in the chain (never a silent loss). Batches are
+// delivered strictly in sequence order, one at a time, with exponential backoff and jitter between
+// failed attempts. Spools left by earlier processes (their source is not ours, their owner is
+// gone) are delivered too, unchanged.
 import { Agent, request } from 'undici';
 import { API, GENESIS } from '../../events';
 import { BatchBuffer } from './batch';
