@@ -38,6 +38,12 @@ type FromStore =
 
 export const STORE_THREAD_COMMAND = 'collector-store-worker';
 
+/**
+ * Test hook (docs/collector.md): the first store thread exits right after its Nth commit, before
+ * it answers the batches of that commit, as a thread that dies mid-work would. Never set in use.
+ */
+export const FAULT_EXIT_AFTER_ENV = 'ALASTOR_FAULT_STORE_EXIT_AFTER';
+
 interface Pending {
   resolve(r: unknown): void;
   reject(e: Error): void;
@@ -48,9 +54,11 @@ export function startStoreThread(entry: string, dbFile: string, gate: SharedArra
   let nextId = 1;
   let worker: Worker | null = null;
   let closing = false;
+  let exitAfterCommits = Number(process.env[FAULT_EXIT_AFTER_ENV] ?? 0) || 0;
 
   const spawn = (): Worker => {
-    const w = new Worker(entry, { argv: [STORE_THREAD_COMMAND, '--db', dbFile], workerData: { gate }, stdout: false, stderr: false });
+    const w = new Worker(entry, { argv: [STORE_THREAD_COMMAND, '--db', dbFile], workerData: { gate, exitAfterCommits }, stdout: false, stderr: false });
+    exitAfterCommits = 0; // only the first thread
     w.on('message', (m: FromStore) => {
       if (m.t === 'commit') {
         onCommit(m.n);
@@ -106,10 +114,20 @@ export function runStoreThread(dbFile: string): void {
   db.pragma('busy_timeout = 60000');
   // The checkpoint thread does that (store/checkpoint.ts); inside our COMMITs it cost ~20%.
   db.pragma('wal_autocheckpoint = 0');
-  const shared = (workerData as { gate?: unknown } | undefined)?.gate;
-  const gate = shared instanceof SharedArrayBuffer ? new Int32Array(shared) : undefined;
+  const data = workerData as { gate?: unknown; exitAfterCommits?: number } | undefined;
+  const gate = data?.gate instanceof SharedArrayBuffer ? new Int32Array(data.gate) : undefined;
   const writing = gate ? gateWriting(gate) : undefined;
-  const writer = new IngestWriter(db, (n) => port.postMessage({ t: 'commit', n } satisfies FromStore), writing);
+  const exitAfter = data?.exitAfterCommits ?? 0;
+  let commits = 0;
+  const writer = new IngestWriter(
+    db,
+    (n) => {
+      // The answers of this commit are posted from promise callbacks, after this returns.
+      if (exitAfter > 0 && ++commits === exitAfter) process.exit(70);
+      port.postMessage({ t: 'commit', n } satisfies FromStore);
+    },
+    writing,
+  );
   const reply = (id: number, p: Promise<unknown>) =>
     p.then(
       (r) => port.postMessage({ t: 'ok', id, r } satisfies FromStore),
