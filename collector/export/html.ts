@@ -49,9 +49,11 @@ var byId = {}; G.nodes.forEach(function(n){ byId[n.id] = n; });
 var els = G.nodes.map(function(n){ return { group:'nodes', data:{ id:n.id, label:n.label, kind:n.kind, color:COLORS[n.kind]||'#999', flagged: n.attributes && n.attributes.flagged ? 1 : 0 } }; });
 G.edges.forEach(function(e, i){ els.push({ group:'edges', data:{ id:'e'+i, source:e.from, target:e.to, label:e.relation + (e.trust ? ' ('+e.trust+')' : ''), trust:e.trust||'', idx:i } }); });
 var big = G.nodes.length > 400;
+// A force-directed layout (Cytoscape's own cose): a provenance graph has many roots (requests,
+// files, remotes), and a breadth-first layout put them all, and so most nodes, in one long row.
 var cy = window.cy = cytoscape({
   container: document.getElementById('cy'), elements: els, wheelSensitivity: 0.3,
-  layout: big ? { name:'grid' } : { name:'breadthfirst', directed:true, spacingFactor:0.9 },
+  layout: big ? { name:'grid' } : { name:'cose', animate:false, randomize:false, nodeRepulsion: function(){ return 8000; }, idealEdgeLength: function(){ return 60; } },
   style: [
     { selector:'node', style:{ 'background-color':'data(color)', label:'data(label)', 'font-size':8, 'text-wrap':'ellipsis', 'text-max-width':120, width:14, height:14 } },
     { selector:'node[flagged = 1]', style:{ 'border-width':3, 'border-color':'#d00' } },

@@ -42,6 +42,13 @@ maybe('click a node, see its attributes, walk backward to request one', async ()
   await tab.waitForSelector('body[data-ready="1"]', { timeout: 20000 });
   expect(errors).toEqual([]);
 
+  // Laid out in two dimensions, not a single row (what a breadth-first layout made of this graph).
+  const extent = await tab.evaluate(() => {
+    const b = (globalThis as any).cy.nodes().boundingBox();
+    return { w: b.w, h: b.h };
+  });
+  expect(extent.h).toBeGreaterThan(extent.w / 4);
+
   // Find where the planted script's process is drawn and click it like a person would.
   const target = await tab.evaluate(() => {
     const cy = (globalThis as any).cy;
