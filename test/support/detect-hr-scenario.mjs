@@ -47,8 +47,12 @@ try {
   await exited;
   process.stdout.write(JSON.stringify({ db, split, train, held, stolen }) + '\n');
 } catch (e) {
+  // Say what failed (fetch hides the socket error in `cause`) and what the stack said meanwhile.
+  const alive = stack.exitCode === null && stack.signalCode === null;
   stack.kill('SIGTERM');
   await exited;
-  process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
+  const cause = e instanceof Error && e.cause ? `\ncause: ${e.cause instanceof Error ? e.cause.stack : e.cause}` : '';
+  const tail = logs.trim().split('\n').slice(-40).join('\n');
+  process.stderr.write(`${e instanceof Error ? e.stack : e}${cause}\nthe stack was ${alive ? 'still running' : 'gone'}; its last lines:\n${tail}\n`);
   process.exit(1);
 }
