@@ -9,7 +9,7 @@ import { API } from '../../events';
 import type { GraphDriver } from './graph-driver';
 import { prepareBatch, sameHex } from './batch';
 import { mapOtlpTraces } from './otlp';
-import type { BatchSink } from './store-thread';
+import type { BatchSink } from './writer';
 
 const gunzipAsync = promisify(gunzip);
 const MAX_BODY = 64 * 1024 * 1024;

@@ -12,17 +12,7 @@ import { openStore } from '../store/open';
 import type { PreparedBatch } from './batch';
 import { stopWorker } from '../thread';
 import { gateWriting } from './graph-driver';
-import { IngestWriter, type BatchResult } from './writer';
-
-/** What the HTTP side needs from a writer, in-thread (IngestWriter) or on the store thread. */
-export interface BatchSink {
-  submitBatch(b: PreparedBatch): Promise<BatchResult>;
-  submitRows(rows: EventRow[]): Promise<number>;
-  recordRefusal(source: string, seq: number | null, problem: string, detail: string): void;
-  /** Resolves once everything submitted so far is committed. */
-  drain(): Promise<void>;
-  close(): Promise<void>;
-}
+import { IngestWriter, type BatchResult, type BatchSink } from './writer';
 
 type ToStore =
   | { t: 'batch'; id: number; b: PreparedBatch }

@@ -5,7 +5,6 @@ import { GENESIS, nowUs } from '../../events';
 import { appender, type Appender, type EventRow } from '../store/append';
 import type { DB } from '../store/open';
 import type { PreparedBatch } from './batch';
-import type { BatchSink } from './store-thread';
 
 export type BatchResult =
   | { status: 'stored'; stored: number }
@@ -19,6 +18,16 @@ type Item =
 interface SourceState {
   maxSeq: number;
   maxMac: string;
+}
+
+/** What the HTTP side needs from a writer, in-thread (IngestWriter) or on the store thread. */
+export interface BatchSink {
+  submitBatch(b: PreparedBatch): Promise<BatchResult>;
+  submitRows(rows: EventRow[]): Promise<number>;
+  recordRefusal(source: string, seq: number | null, problem: string, detail: string): void;
+  /** Resolves once everything submitted so far is committed. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Above this many events queued, a transaction is cut so one commit never stalls for long. */
