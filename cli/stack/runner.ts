@@ -247,12 +247,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     const started = await Promise.all(
       stack.functions.map(async (fn, i) => {
         const t = templates[i];
+        const tmp = join(tmpRoot, fn.name);
+        mkdirSync(tmp, { recursive: true });
         // A probed port can still be taken before the watchdog binds it (an outgoing connection's
         // ephemeral port, say); a start that fails with EADDRINUSE is retried on fresh ports.
         for (let attempt = 1; ; attempt++) {
           const [port, metricsPort, upstreamPort] = [await freePort(), await freePort(), await freePort()];
-          const tmp = join(tmpRoot, fn.name);
-          mkdirSync(tmp, { recursive: true });
           const upstream = t.env.upstream_url ? new URL(t.env.upstream_url) : undefined;
           if (upstream) upstream.port = String(upstreamPort);
           const env: NodeJS.ProcessEnv = {
