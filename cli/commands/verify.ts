@@ -1,6 +1,6 @@
 // `alastor verify --db FILE [--json]`: recompute every batch chain; exit 1 on any problem.
 import type { Command } from 'commander';
-import { ENV } from '../../events';
+import { ENV, usToIso } from '../../events';
 import { openStore } from '../../collector/store/open';
 import { verifyStore } from '../../collector/query/verify';
 
@@ -9,16 +9,22 @@ export function register(program: Command): void {
     .command('verify')
     .description(`check every source's batch chain (gaps, breaks, MACs recomputed with ${ENV.token}); exits 1 on any problem`)
     .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .option('--require-closed', 'also fail when a source has no clean stop (its last events may be lost); for a store whose watchdogs have all stopped')
     .option('--json', 'the report as JSON')
-    .action((o: { db: string; json?: boolean }) => {
+    .action((o: { db: string; json?: boolean; requireClosed?: boolean }) => {
       const db = openStore(o.db, { readonly: true });
       let ok: boolean;
       try {
-        const r = verifyStore(db, process.env[ENV.token] ?? '');
+        const r = verifyStore(db, process.env[ENV.token] ?? '', { requireClosed: o.requireClosed });
         ok = r.ok;
         if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else {
           const out: string[] = [`${r.sources} source(s), ${r.batches} batch(es), ${r.events} event(s) checked`];
+          const open = r.ends.filter((e) => e.state === 'open');
+          out.push(`${r.ends.length - open.length} source(s) closed by a clean stop, ${open.length} open`);
+          if (!o.requireClosed) {
+            for (const e of open) out.push(`open: ${e.source}: no instance.stop after batch ${e.lastBatch} (stored ${usToIso(e.lastReceivedUs)}): still running, or it ended without a clean stop and its last events may be lost`);
+          }
           for (const p of r.problems) out.push(`${p.problem}: ${p.source} seq ${p.seq ?? '-'}: ${p.detail}`);
           const stillGap = new Set(r.problems.filter((p) => p.problem === 'gap').map((p) => p.source));
           let findings = 0;

@@ -4,11 +4,12 @@
 // (refused batches, conflicts) are reported too: they are evidence of tampering attempts.
 import { GENESIS, batchMac, eventsJson } from '../../events';
 import type { DB } from '../store/open';
+import { sourceEnds, type SourceEnd } from './closure';
 
 export interface Problem {
   source: string;
   seq: number | null;
-  problem: 'gap' | 'break' | 'bad-mac' | 'count' | string;
+  problem: 'gap' | 'break' | 'bad-mac' | 'count' | 'missing' | 'open' | string;
   detail: string;
 }
 
@@ -19,10 +20,17 @@ export interface VerifyReport {
   problems: Problem[];
   /** Rows of the integrity table: what ingest saw go wrong (gaps there may since have been filled). */
   recorded: Problem[];
+  /** How each source's chain ends: closed by a clean stop, or open (closure.ts). */
+  ends: SourceEnd[];
   ok: boolean;
 }
 
-export function verifyStore(db: DB, token: string): VerifyReport {
+export interface VerifyOptions {
+  /** Count a source without a clean stop as a problem (for a store whose producers are all gone). */
+  requireClosed?: boolean;
+}
+
+export function verifyStore(db: DB, token: string, opts: VerifyOptions = {}): VerifyReport {
   const problems: Problem[] = [];
   let batches = 0;
   let events = 0;
@@ -73,10 +81,19 @@ export function verifyStore(db: DB, token: string): VerifyReport {
     prevMac = b.mac;
     expectSeq = b.seq + 1;
   }
+  const ends = sourceEnds(db);
+  for (const e of ends) {
+    if (e.counted !== undefined && e.storedToStats !== e.counted) {
+      problems.push({ source: e.source, seq: null, problem: 'missing', detail: `it counted ${e.counted} event(s) up to its stop; the store holds ${e.storedToStats}` });
+    }
+    if (e.state === 'open' && opts.requireClosed) {
+      problems.push({ source: e.source, seq: e.lastBatch, problem: 'open', detail: 'no instance.stop: the events after this batch may be lost' });
+    }
+  }
   const recorded = db.prepare(`SELECT source, seq, problem, detail FROM integrity ORDER BY id`).all() as Problem[];
   // A gap seen at ingest may have been filled by a late delivery; the recomputation above says
   // whether it still is one. Every other recorded problem (a refused forgery, a conflicting
   // batch) stays a finding.
   const findings = recorded.filter((r) => r.problem !== 'gap');
-  return { sources: sources.size, batches, events, problems, recorded, ok: problems.length === 0 && findings.length === 0 };
+  return { sources: sources.size, batches, events, problems, recorded, ends, ok: problems.length === 0 && findings.length === 0 };
 }

@@ -142,13 +142,15 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
       if (closed) return;
       closed = true;
       if (audit) await audit.stop().catch((e: Error) => log(`audit: stop failed: ${e.message}`));
+      // Every producer stops before the count, so source.stats and instance.stop end the chain and
+      // the collector can check it holds all the events counted (collector/query/closure.ts).
+      await egress.close();
       const s = shipper.snapshot();
       emit({
         v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance, function: fn, kind: 'source.stats',
         counters: { invocations: seq, events: s.pushed + 1, spooledBatches: s.spooledBatches, droppedBatches: s.droppedBatches, droppedEvents: s.droppedEvents },
       });
       emit({ v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance, function: fn, kind: 'instance.stop', reason });
-      await egress.close();
       await shipper.close();
     },
   };
