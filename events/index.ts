@@ -5,3 +5,4 @@ export * from './digest';
 export * from './ids';
 export * from './names';
 export * from './time';
+export * from './token';

@@ -16,6 +16,7 @@ export const ENV = {
   provenance: 'ALASTOR_PROVENANCE',
   functionName: 'ALASTOR_FUNCTION',
   token: 'ALASTOR_TOKEN',
+  tokenFile: 'ALASTOR_TOKEN_FILE',
   gatewayUrl: 'ALASTOR_GATEWAY_URL',
   audit: 'ALASTOR_AUDIT',
   spoolDir: 'ALASTOR_SPOOL_DIR',

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { ENV } from '../../events/names';
 import { uuidv7 } from '../../events/ids';
 import { usToIso } from '../../events/time';
+import { readToken } from '../../events/token';
 import type { AlastorEvent } from '../../events/schema';
 import { startAuditAgent } from '../../watchdog/audit/agent';
 import { statsEvent, toSyscallEvent } from '../../watchdog/audit/emit';
@@ -126,7 +127,7 @@ export function register(program: Command): void {
     .description('Ship an offline audit log to a collector as its own source (syscall events plus a source.stats event)')
     .argument('<file>', 'audit log')
     .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl})`)
-    .option('--token <token>', `batch MAC key (default: ${ENV.token})`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token} or the file ${ENV.tokenFile} names)`)
     .option('--instance <id>', 'instance the events belong to (default: audit-<file name>-<id>)')
     .option('--function <name>', 'function name to record', 'unknown')
     .option('--timeout <ms>', 'how long to wait for delivery', '60000')
@@ -146,7 +147,7 @@ export function register(program: Command): void {
       for (const [k, v] of Object.entries(stats)) counters[`audit.${k}`] = v;
       events.push(statsEvent(origin, counters));
       const spoolDir = mkdtempSync(join(tmpdir(), 'alastor-ingest-'));
-      const shipper = new Shipper({ collectorUrl: url, token: o.token ?? process.env[ENV.token] ?? '', source: instance, spoolDir, log: stderrLog });
+      const shipper = new Shipper({ collectorUrl: url, token: o.token ?? readToken(process.env), source: instance, spoolDir, log: stderrLog });
       const left = await shipAll(shipper, events, Number(o.timeout));
       if (left > 0) throw new Error(`${left} batch(es) not delivered to ${url}; they are kept in ${spoolDir}`);
       rmSync(spoolDir, { recursive: true, force: true });
@@ -158,7 +159,7 @@ export function register(program: Command): void {
     .command('agent')
     .description('Node-level mode: follow the host audit log, map host pids to containers (/proc/PID/cgroup), ship syscall events')
     .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl}); without it, JSON lines on stdout`)
-    .option('--token <token>', `batch MAC key (default: ${ENV.token})`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token} or the file ${ENV.tokenFile} names)`)
     .option('--all', 'host processes too, not only containers')
     .option('--log <file>', 'audit log to follow (default: auditd.conf log_file)')
     .option('--read-dirs <list>', 'comma-separated directories whose read-only opens are audited (default /tmp,/dev/shm,/var/tmp)')
@@ -167,7 +168,7 @@ export function register(program: Command): void {
       const url = o.collector ?? process.env[ENV.collectorUrl];
       const source = `audit-agent-${uuidv7().slice(-12)}`;
       const shipper = url
-        ? new Shipper({ collectorUrl: collectorUrl(url), token: o.token ?? process.env[ENV.token] ?? '', source, spoolDir: o.spoolDir, log: stderrLog })
+        ? new Shipper({ collectorUrl: collectorUrl(url), token: o.token ?? readToken(process.env), source, spoolDir: o.spoolDir, log: stderrLog })
         : undefined;
       const agent = await startAuditAgent({
         all: o.all === true,

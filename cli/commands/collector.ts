@@ -1,6 +1,6 @@
-// `alastor collector --db FILE --port N [--host H]`: the ingest service. Token from ALASTOR_TOKEN.
+// `alastor collector --db FILE --port N [--host H]`: the ingest service. Key from ALASTOR_TOKEN or ALASTOR_TOKEN_FILE.
 import type { Command } from 'commander';
-import { ENV } from '../../events';
+import { ENV, readToken } from '../../events';
 import { startCollector } from '../../collector/ingest/index';
 import { GRAPH_MODES, runGraphWorker, type GraphMode } from '../../collector/ingest/graph-driver';
 import { STORE_THREAD_COMMAND, runStoreThread } from '../../collector/ingest/store-thread';
@@ -19,7 +19,7 @@ export function register(program: Command): void {
       if (!GRAPH_MODES.includes(o.graph as GraphMode)) throw new Error(`--graph: "${o.graph}" is not one of ${GRAPH_MODES.join(', ')}`);
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port number: "${o.port}"`);
-      const token = process.env[ENV.token] ?? '';
+      const token = readToken(process.env);
       const log = (l: string) => process.stderr.write(`${l}\n`);
       if (!token) log(`collector: no ${ENV.token}: accepting batches chained with an empty key (order and completeness are checked, authenticity is not)`);
       const c = await startCollector({ dbFile: o.db, port, host: o.host, token, log, graph: o.graph as GraphMode, workerEntry: require.main?.filename ?? process.argv[1] });

@@ -1,6 +1,6 @@
 // `alastor verify --db FILE [--json]`: recompute every batch chain; exit 1 on any problem.
 import type { Command } from 'commander';
-import { ENV, usToIso } from '../../events';
+import { ENV, readToken, usToIso } from '../../events';
 import { openStore } from '../../collector/store/open';
 import { verifyStore } from '../../collector/query/verify';
 
@@ -15,7 +15,7 @@ export function register(program: Command): void {
       const db = openStore(o.db, { readonly: true });
       let ok: boolean;
       try {
-        const r = verifyStore(db, process.env[ENV.token] ?? '', { requireClosed: o.requireClosed });
+        const r = verifyStore(db, readToken(process.env), { requireClosed: o.requireClosed });
         ok = r.ok;
         if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         else {

@@ -7,6 +7,7 @@ import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { API } from '../../events';
 import type { GraphDriver } from './graph-driver';
+import { otlpKey } from '../../events';
 import { prepareBatch, sameHex } from './batch';
 import { mapOtlpTraces } from './otlp';
 import type { BatchSink } from './writer';
@@ -17,7 +18,7 @@ const MAX_BODY = 64 * 1024 * 1024;
 export interface IngestOptions {
   /** Where prepared batches are stored: the store thread, or an IngestWriter on this thread. */
   sink: BatchSink;
-  /** HMAC key of the batch chain and the OTLP Bearer token; '' accepts batches chained with an empty key. */
+  /** HMAC key of the batch chain; '' accepts batches chained with an empty key. OTLP exports carry it, or otlpKey(it), as Bearer. */
   token: string;
   log: (line: string) => void;
   /** Kicked after every commit to extend the derived graph (see graph-driver.ts). */
@@ -63,6 +64,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export function createIngest(opts: IngestOptions): Ingest {
   const { token, log } = opts;
+  const otlpBearer = otlpKey(token);
   const writer = opts.sink;
 
   async function batches(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -84,7 +86,8 @@ export function createIngest(opts: IngestOptions): Ingest {
   async function traces(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (token) {
       const auth = req.headers.authorization ?? '';
-      if (!sameHex(auth, `Bearer ${token}`)) {
+      // Functions export with the derived key (they never hold the chain key); other producers may use the key itself.
+      if (!sameHex(auth, `Bearer ${otlpBearer}`) && !sameHex(auth, `Bearer ${token}`)) {
         await readBody(req).catch(() => undefined);
         writer.recordRefusal(`otlp:${req.socket.remoteAddress ?? '?'}`, null, 'bad-token', 'OTLP export without the right Bearer token');
         send(res, 401, { error: 'authorization: missing or wrong Bearer token' });

@@ -1,7 +1,7 @@
 // Invocation identity through the real fwatchdog and the real collector: ids and sequence
 // numbers, trace context in and out, what the function sees, and body digests.
 import { createHash, randomBytes } from 'node:crypto';
-import { UUID_RE } from '../../events';
+import { UUID_RE, otlpKey } from '../../events';
 import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
 import { stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
 import { call, startProvWatchdog, waitFor } from '../support/provenance';
@@ -114,7 +114,8 @@ describe('http mode', () => {
     expect(env.HTTP_PROXY).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(env.NO_PROXY).toBe(coll.host);
     expect(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).toBe(`${c.url}/v1/traces`);
-    expect(env.OTEL_EXPORTER_OTLP_HEADERS).toBe(`Authorization=${encodeURIComponent(`Bearer ${TOKEN}`)}`);
+    // A key derived from the chain key, never the key itself (test/provenance/secret.test.ts).
+    expect(env.OTEL_EXPORTER_OTLP_HEADERS).toBe(`Authorization=${encodeURIComponent(`Bearer ${otlpKey(TOKEN)}`)}`);
     expect(env.OTEL_SERVICE_NAME).toBe('ids-fn');
     const start = await waitFor(() => eventsOf(r.headers['x-alastor-invocation'] as string).find((e) => e.kind === 'invocation.start'));
     expect(env.ALASTOR_INSTANCE).toBe(start.instance);

@@ -4,7 +4,7 @@
 // never sits on the request's path.
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API, ENV, SCHEMA_VERSION, newInstanceId, nowUs, uuidv7, type AlastorEvent } from '../../events';
+import { API, ENV, OPENFAAS_TOKEN_FILE, SCHEMA_VERSION, newInstanceId, nowUs, otlpKey, readToken, uuidv7, type AlastorEvent } from '../../events';
 import { noopObserver, type InvocationScope, type Observer, type RequestInfo } from '../observer';
 import { startAuditTailer, type AuditTailer } from '../audit/index';
 import { Shipper } from '../ship/shipper';
@@ -26,6 +26,10 @@ const FORK_MODES = new Set(['streaming', 'serializing']);
 /** Resolves before the function process is started, since processEnv must be known by then. */
 export async function createObserver(opts: ProvenanceOptions): Promise<Observer> {
   const { env, log } = opts;
+  // The chain key is the watchdog's alone: nothing started from here on (the function, the audit
+  // tailer) inherits it, with provenance on or off (events/token.ts says why).
+  const direct = env[ENV.token];
+  delete env[ENV.token];
   const collectorUrl = env[ENV.collectorUrl]?.trim();
   const setting = (env[ENV.provenance] ?? '').trim().toLowerCase();
   if (setting === 'off' || setting === 'false' || setting === '0') return noopObserver;
@@ -43,7 +47,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
   const host = hostname();
   const fn = functionName(env, host);
   const instance = newInstanceId(host);
-  const token = env[ENV.token] ?? '';
+  const token = direct ?? readToken(env, OPENFAAS_TOKEN_FILE);
   const spoolDir = env[ENV.spoolDir]?.trim() || join(tmpdir(), 'alastor-spool', fn);
   const shipper = new Shipper({ collectorUrl: collector.toString(), token, source: instance, spoolDir, log });
   const emit = (ev: object) => shipper.push(ev);
@@ -109,7 +113,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
   };
   // The function calls other functions through the proxy, which forwards to the real gateway.
   if (gatewayUrl) processEnv[ENV.gatewayUrl] = egress.url;
-  if (token) processEnv.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(`Bearer ${token}`)}`;
+  if (token) processEnv.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(`Bearer ${otlpKey(token)}`)}`;
 
   log(`provenance: on: function ${fn}, instance ${instance}, collector ${collectorOrigin}, egress proxy ${egress.url}${gatewayUrl ? ` -> gateway ${gatewayUrl}` : ''}`);
 
