@@ -211,15 +211,16 @@ function runWrk(url, connections, durationSec) {
   return { rps, p50, p99, total, errors: Number(errors), note: socketErr };
 }
 
-async function runAutocannon(url, connections, durationSec) {
+async function runAutocannon(url, connections, durationSec, rate) {
   const { default: autocannon } = await import('autocannon');
-  const res = await autocannon({ url, connections, duration: durationSec });
+  const res = await autocannon({ url, connections, duration: durationSec, ...(rate ? { overallRate: rate } : {}) });
   return { rps: res.requests.average, p50: res.latency.p50, p99: res.latency.p99, total: res.requests.total, errors: res.non2xx + res.errors };
 }
 
-/** One measurement: { rps, p50 (ms), p99 (ms), errors }. */
-export async function measure(url, { connections, durationSec, tool }) {
-  return tool === 'wrk' ? runWrk(url, connections, durationSec) : runAutocannon(url, connections, durationSec);
+/** One measurement: { rps, p50 (ms), p99 (ms), errors }. rate: a fixed offered load in req/s (autocannon only). */
+export async function measure(url, { connections, durationSec, tool, rate }) {
+  if (rate && tool === 'wrk') throw new Error('a fixed rate needs --tool autocannon (wrk has no rate limit)');
+  return tool === 'wrk' ? runWrk(url, connections, durationSec) : runAutocannon(url, connections, durationSec, rate);
 }
 
 /** The URL a child process prints as `listening on http://...` (the collector, a bench server). */
@@ -235,10 +236,13 @@ export function listeningUrl(p, what) {
   });
 }
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
-export function cpuMs(pid) {
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere.
+ * thread: only that thread (the pid itself is the main thread, which runs every request in Node).
+ */
+export function cpuMs(pid, thread) {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const f = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
   } catch {
     return NaN;
