@@ -160,6 +160,8 @@ export const Syscall = Type.Object({
   containerId: Opt(Str()),
   /** True when no invocation window contained it: the event belongs to the instance only. */
   outsideInvocation: Opt(Type.Boolean()),
+  /** Other invocations in flight that fit it as well: `invocation` is then a guess by time among them. */
+  alsoIn: Opt(Type.Array(Str())),
 });
 
 /** Counters a producer reports about itself (audit lines skipped, spool drops), so losses are visible. */

@@ -10,7 +10,10 @@ import type { AppFileEvent, AppModuleEvent, AppSpawnEvent, AuditPathT, SyscallEv
 import type { Context } from './context';
 import { endpointName, nodeId, type Evidence, type Trust } from './model';
 
-interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number }
+interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number; alsoIn?: string[] }
+
+/** Edge and node attributes that keep an attribution by time among several in-flight invocations visible as a guess. */
+const guessed = (e: Base) => (e.alsoIn?.length ? { alsoIn: e.alsoIn } : undefined);
 
 export function actorOf(c: Context, e: Base & { ppid?: number; exe?: string; comm?: string }): number {
   const inst = c.instanceNode(e.instance, e.function, e.ts);
@@ -179,19 +182,19 @@ function linkArgv(c: Context, e: Base, proc: number, argv: string[] | undefined,
 
 function writeFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
   const v = c.newFileVersion(e.instance, path, inode, e.ts);
-  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op } });
+  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
   if (v.previous !== undefined) c.w.edge({ src: v.nid, dst: v.previous, relation: 'wasDerivedFrom', time: e.ts, evidence, trust });
 }
 
 function readFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
-  c.w.edge({ src: actor, dst: c.currentFile(e.instance, path, inode, e.ts), relation: 'used', time: e.ts, evidence, trust, attrs: { op } });
+  c.w.edge({ src: actor, dst: c.currentFile(e.instance, path, inode, e.ts), relation: 'used', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
 }
 
 function renameFile(c: Context, e: Base, actor: number, from: string, to: string, inode: number | null, evidence: Evidence, trust?: Trust): void {
   const src = c.currentFile(e.instance, from, inode, e.ts);
   c.dropFile(e.instance, from);
   const v = c.newFileVersion(e.instance, to, inode, e.ts);
-  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from } });
+  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, ...guessed(e) } });
   c.w.edge({ src: v.nid, dst: src, relation: 'wasDerivedFrom', time: e.ts, evidence, trust, attrs: { op: 'rename' } });
 }
 
@@ -204,10 +207,10 @@ function socket(c: Context, e: SyscallEvent, actor: number, syscall: string, rem
   const inbound = NET_IN.has(syscall);
   const sock = c.w.node({
     id: nodeId.socket(e.id), kind: 'socket', label: `${syscall} ${remote}`, time: e.ts, instance: e.instance, invocation: e.invocation,
-    attrs: { syscall, remote, family, pid: e.pid, exe: e.exe, success: e.success, exit: e.exit, outsideInvocation: e.outsideInvocation },
+    attrs: { syscall, remote, family, pid: e.pid, exe: e.exe, success: e.success, exit: e.exit, outsideInvocation: e.outsideInvocation, ...guessed(e) },
   });
-  c.w.edge({ src: sock, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall } });
-  c.w.edge({ src: actor, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall } });
+  c.w.edge({ src: sock, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
+  c.w.edge({ src: actor, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
   if (syscall === 'bind') return;
   const r = c.w.node({ id: nodeId.remote(remote), kind: 'remote', label: remote, time: e.ts, attrs: { endpoint: remote, family } });
   c.w.edge({ src: sock, dst: r, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });

@@ -43,3 +43,22 @@ test('pid-bound windows: a background process outlives its invocation and is not
   expect(w.attribute({ ts: t + 6000, pid: 200 }, tree).invocation).toBe('inv2');
   expect(w.attribute({ ts: t + 500, pid: 101 }, tree).invocation).toBe('inv1');
 });
+
+test('overlapping windows of one pid: the latest start is named and the others listed; an exact fit beats the slack', () => {
+  const tree = new ProcessTree(1);
+  const w = new Windows();
+  const t = 1_800_000_000_000_000;
+  // http mode: the upstream (pid 7) serves A, B and C; B and C start while A is in flight.
+  w.start({ invocation: 'A', tsUs: t, pid: 7 });
+  w.start({ invocation: 'B', tsUs: t + 2_000, pid: 7 });
+  w.start({ invocation: 'C', tsUs: t + 4_000, pid: 7 });
+  w.end({ invocation: 'B', tsUs: t + 6_000 });
+  expect(tree.observe({ pid: 7, ppid: 1, syscall: 'execve', success: true, exit: 0, ts: t } as never)).toBe(true);
+  const at = (us: number) => w.attribute({ ts: t + us, pid: 7 }, tree);
+  expect(at(1_000)).toEqual({ invocation: 'A', outsideInvocation: false }); // B's slack does not make it a tie
+  expect(at(3_000)).toEqual({ invocation: 'B', outsideInvocation: false, alsoIn: ['A'] });
+  const all = at(5_000);
+  expect(all.invocation).toBe('C');
+  expect([...all.alsoIn!].sort()).toEqual(['A', 'B']);
+  expect(at(7_000)).toEqual({ invocation: 'C', outsideInvocation: false, alsoIn: ['A'] }); // B has ended
+});

@@ -32,6 +32,7 @@ interface Sys {
   paths: Array<{ name: string; nametype: string }>;
   sockaddr?: { family: string; address?: string; port?: number };
   outsideInvocation?: boolean;
+  alsoIn?: string[];
 }
 
 maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
@@ -116,6 +117,40 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
 
   test('fork mode (streaming): each request\'s forked process and its children, per invocation', async () => {
     await scenario('streaming', 'audit-fork');
+  });
+
+  test('http mode, two requests in flight together: what time cannot separate is named a guess (alsoIn)', async () => {
+    const fn = 'audit-overlap';
+    const up = await freePort();
+    const wd = await startWatchdog({
+      env: {
+        mode: 'http', fprocess: `${process.execPath} ${FIXTURE}`, upstream_url: `http://127.0.0.1:${up}`, UPSTREAM_PORT: String(up),
+        ALASTOR_COLLECTOR_URL: c.url, ALASTOR_TOKEN: TOKEN, ALASTOR_FUNCTION: fn, ALASTOR_AUDIT: 'on',
+        ALASTOR_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'alastor-spool-')), suppress_lock: 'true',
+      },
+      timeoutMs: 20000,
+    });
+    await wd.waitForLog(/audit: tailer \d+ following/, 15000);
+    // A waits 600 ms before it acts; B arrives 150 ms after A and acts at once, inside A's window.
+    const a = call(`${wd.url}/`, { method: 'POST', body: JSON.stringify({ dir, file: `${fn}-a.txt`, port, hold: 600 }) });
+    await new Promise((r) => setTimeout(r, 150));
+    const b = await call(`${wd.url}/`, { method: 'POST', body: JSON.stringify({ dir, file: `${fn}-b.txt`, port }) });
+    const ra = await a;
+    expect([ra.status, b.status]).toEqual([200, 200]);
+    const idA = ra.headers['x-alastor-invocation'] as string;
+    const idB = b.headers['x-alastor-invocation'] as string;
+    const createOf = (evs: Sys[], f: string) => evs.find((e) => e.paths.some((p) => p.name.endsWith(f) && p.nametype === 'CREATE'));
+    const all = await waitFor(async () => {
+      const evs = (await syscalls()).filter((e) => e.function === fn);
+      return createOf(evs, `${fn}-a.txt`) && createOf(evs, `${fn}-b.txt`) ? evs : undefined;
+    }, 20000, `${fn}: both creates in the store`);
+    // B's create: both windows contain it and one pid serves both; the later start is named, A is listed.
+    expect(createOf(all, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA] });
+    // A's create comes after B ended: only A's window holds it, an exact attribution.
+    const createA = createOf(all, `${fn}-a.txt`)!;
+    expect(createA.invocation).toBe(idA);
+    expect(createA.alsoIn).toBeUndefined();
+    await wd.stop();
   });
 
   test('http mode: the upstream serves both requests; its syscalls land in each request\'s window', async () => {

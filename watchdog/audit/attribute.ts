@@ -14,6 +14,11 @@
 // a few ms, but a window that contains the time exactly is preferred. An event in no window stays
 // with the instance, flagged outsideInvocation: that is where a process planted by an earlier
 // invocation shows up.
+//
+// When several windows fit equally well (http mode with requests in flight together: one upstream
+// pid serves them all), time cannot tell them apart. The latest-started one is named, as before,
+// and the others are listed in alsoIn, so nobody mistakes the choice for evidence. max_inflight=1
+// makes every attribution exact.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AuditEvent } from './event';
 import { CLONE_LIKE } from './syscalls';
@@ -152,6 +157,8 @@ const KEEP_ENDED_US = 60e6;
 export interface Attribution {
   invocation?: string;
   outsideInvocation: boolean;
+  /** Other invocations whose windows fit the event as well as the one named (a guess between them). */
+  alsoIn?: string[];
 }
 
 /**
@@ -207,6 +214,7 @@ export class Windows {
     // containment beats containment thanks to the slack, and then the latest start wins.
     let best: Window | undefined;
     let bestScore = -1;
+    let ties: Window[] = [];
     const ts = ev.ts;
     const consider = (w: Window) => {
       if (w.endUs !== undefined && ts > w.endUs) return;
@@ -216,6 +224,8 @@ export class Windows {
         if (!tree.descends(ev.pid, w.pid)) return;
         score += 2;
       }
+      if (score > bestScore) ties = [];
+      if (score >= bestScore) ties.push(w);
       if (score > bestScore || (score === bestScore && w.startUs >= best!.startUs)) {
         best = w;
         bestScore = score;
@@ -228,6 +238,9 @@ export class Windows {
       if (w.startUs < earliest) break;
       consider(w);
     }
-    return best ? { invocation: (best as Window).invocation, outsideInvocation: false } : { outsideInvocation: true };
+    if (!best) return { outsideInvocation: true };
+    const named = (best as Window).invocation;
+    if (ties.length < 2) return { invocation: named, outsideInvocation: false };
+    return { invocation: named, outsideInvocation: false, alsoIn: ties.filter((w) => w.invocation !== named).map((w) => w.invocation) };
   }
 }

@@ -12,7 +12,7 @@ export interface Origin {
 export function toSyscallEvent(
   ev: AuditEvent,
   origin: Origin,
-  extra: { invocation?: string; outsideInvocation?: boolean; containerId?: string } = {},
+  extra: { invocation?: string; outsideInvocation?: boolean; alsoIn?: string[]; containerId?: string } = {},
 ): SyscallEvent {
   const out: SyscallEvent = {
     v: SCHEMA_VERSION,
@@ -38,6 +38,7 @@ export function toSyscallEvent(
   if (ev.sockaddr) out.sockaddr = ev.sockaddr;
   if (extra.containerId !== undefined) out.containerId = extra.containerId;
   if (extra.outsideInvocation) out.outsideInvocation = true;
+  if (extra.alsoIn?.length) out.alsoIn = extra.alsoIn;
   // Not in the schema's required set; extra properties are allowed and the investigator wants them.
   const more = out as SyscallEvent & { proctitle?: string; auditKey?: string };
   if (ev.proctitle !== undefined) more.proctitle = ev.proctitle;
