@@ -5,9 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { API } from '../../events';
+import { API, otlpKey } from '../../events';
 import type { GraphDriver } from './graph-driver';
-import { otlpKey } from '../../events';
 import { prepareBatch, sameHex } from './batch';
 import { mapOtlpTraces } from './otlp';
 import type { BatchSink } from './writer';

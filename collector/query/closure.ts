@@ -42,7 +42,11 @@ export function sourceEnds(db: DB): SourceEnd[] {
   const byKind = (kind: string) => {
     const m = new Map<string, Row[]>();
     const rows = db.prepare(`SELECT source, seq, batch_seq, body FROM events WHERE kind = ? AND batch_seq IS NOT NULL`).all(kind) as Row[];
-    for (const r of rows) m.set(r.source, [...(m.get(r.source) ?? []), r]);
+    for (const r of rows) {
+      const list = m.get(r.source);
+      if (list) list.push(r);
+      else m.set(r.source, [r]);
+    }
     return m;
   };
   const stops = byKind('instance.stop');
