@@ -57,6 +57,12 @@ export function printTrace(r: TraceResult): string {
     lines.push('', 'flagged:');
     for (const n of flagged) lines.push(`  ${name(n.id)}: ${String(n.attributes.flagged)}`);
   }
+  // Audit could only place these acts by time among invocations in flight together (docs/audit.md).
+  const guessed = new Set<string>();
+  const also = (attrs: Record<string, unknown> | undefined) => (Array.isArray(attrs?.alsoIn) ? `could also be ${attrs.alsoIn.join(', ')}` : undefined);
+  for (const n of r.nodes) if (also(n.attributes)) guessed.add(`  ${name(n.id)}: ${also(n.attributes)}`);
+  for (const e of r.edges) if (also(e.attributes)) guessed.add(`  ${name(e.from)} -${e.relation}-> ${name(e.to)}: ${also(e.attributes)}`);
+  if (guessed.size) lines.push('', 'attributed by time, a guess among invocations in flight together (max_inflight=1 makes it exact):', ...guessed);
   if (r.direction === 'forward') {
     lines.push('', 'reached:');
     for (const n of [...r.nodes].sort((a, b) => (a.time ?? 0) - (b.time ?? 0))) lines.push(`  ${name(n.id)}`);

@@ -88,3 +88,24 @@ test('bad input: one clear line each', async () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   }
 });
+
+test('an act audit could only place by time among invocations in flight together is shown as a guess', async () => {
+  const g = new World();
+  try {
+    const inst = g.instance('auth');
+    const a = g.start('auth', inst);
+    const b = g.start('auth', inst);
+    // One upstream pid serves both; the connect fell inside both windows.
+    const sock = g.syscall(inst, 'auth', b.id, { syscall: 'connect', pid: 100, exit: 0, sockaddr: { family: 'inet', address: '127.0.0.1', port: 6666 }, alsoIn: [a.id] });
+    g.end(b);
+    g.end(a);
+    const r = await alastor(['trace', 'back', `sock:${sock.id}`, '--db', g.file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('attributed by time, a guess among invocations in flight together');
+    expect(r.stdout).toMatch(new RegExp(`socket connect 127\\.0\\.0\\.1:6666 .*: could also be ${a.id}`));
+    const plain = await alastor(['trace', 'back', `sock:${ids.exfil}`, '--db', w.file]);
+    expect(plain.stdout).not.toContain('a guess');
+  } finally {
+    g.close();
+  }
+});
