@@ -59,9 +59,11 @@ export function printTrace(r: TraceResult): string {
   }
   // Audit could only place these acts by time among invocations in flight together (docs/audit.md).
   const guessed = new Set<string>();
-  const also = (attrs: Record<string, unknown> | undefined) => (Array.isArray(attrs?.alsoIn) ? `could also be ${attrs.alsoIn.join(', ')}` : undefined);
-  for (const n of r.nodes) if (also(n.attributes)) guessed.add(`  ${name(n.id)}: ${also(n.attributes)}`);
-  for (const e of r.edges) if (also(e.attributes)) guessed.add(`  ${name(e.from)} -${e.relation}-> ${name(e.to)}: ${also(e.attributes)}`);
+  const guess = (what: string, attrs: Record<string, unknown> | undefined) => {
+    if (Array.isArray(attrs?.alsoIn)) guessed.add(`  ${what}: could also be ${attrs.alsoIn.join(', ')}`);
+  };
+  for (const n of r.nodes) guess(name(n.id), n.attributes);
+  for (const e of r.edges) guess(`${name(e.from)} -${e.relation}-> ${name(e.to)}`, e.attributes);
   if (guessed.size) lines.push('', 'attributed by time, a guess among invocations in flight together (max_inflight=1 makes it exact):', ...guessed);
   if (r.direction === 'forward') {
     lines.push('', 'reached:');
