@@ -2,6 +2,7 @@
 import type { DB } from '../store/open';
 
 export interface EventFilter {
+  /** Its events, and the syscalls audit gave another invocation in flight with it by a guess (their alsoIn names it). */
   invocation?: string;
   kind?: string;
   instance?: string;
@@ -18,7 +19,15 @@ export function listEvents(db: DB, f: EventFilter = {}): Array<Record<string, un
     where.push(`${col} = ?`);
     params.push(v);
   };
-  eq('invocation', f.invocation);
+  if (f.invocation !== undefined) {
+    // The guesses lie inside this invocation's own time span on its instance: the (instance, ts)
+    // index finds them without reading other bodies.
+    where.push(`(invocation = ? OR seq IN (
+      SELECT e.seq FROM events e, (SELECT instance, min(ts) - 10000 AS t0, max(ts) + 10000 AS t1 FROM events WHERE invocation = ?) w
+      WHERE e.instance = w.instance AND e.ts BETWEEN w.t0 AND w.t1 AND e.kind = 'syscall'
+        AND EXISTS (SELECT 1 FROM json_each(e.body, '$.alsoIn') WHERE value = ?)))`);
+    params.push(f.invocation, f.invocation, f.invocation);
+  }
   eq('kind', f.kind);
   eq('instance', f.instance);
   eq('function', f.function);
@@ -54,7 +63,8 @@ export function summarize(e: Record<string, any>): string {
     case 'app.spawn':
       return `${e.command} ${JSON.stringify(e.argv)}`;
     case 'syscall':
-      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}`;
+      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}${
+        e.alsoIn ? ` [by time: or ${e.alsoIn.join(', ')}]` : ''}`;
     case 'source.stats':
       return JSON.stringify(e.counters);
     default:

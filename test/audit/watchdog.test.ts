@@ -150,6 +150,14 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
     const createA = createOf(all, `${fn}-a.txt`)!;
     expect(createA.invocation).toBe(idA);
     expect(createA.alsoIn).toBeUndefined();
+    // Asked for A's events, the store also gives what might have been A's, marked as such.
+    const ofA = await c.cli(['events', '--invocation', idA, '--kind', 'syscall', '--json']);
+    const evsA = JSON.parse(ofA.stdout) as Sys[];
+    expect(createOf(evsA, `${fn}-a.txt`)!.invocation).toBe(idA);
+    expect(createOf(evsA, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA] });
+    expect(evsA.every((e) => e.invocation === idA || e.alsoIn?.includes(idA))).toBe(true);
+    const table = await c.cli(['events', '--invocation', idA, '--kind', 'syscall']);
+    expect(table.stdout).toContain(`[by time: or ${idA}]`);
     await wd.stop();
   });
 
