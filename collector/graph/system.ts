@@ -15,6 +15,16 @@ interface Base { instance: string; function: string; invocation?: string; ts: nu
 /** Edge and node attributes that keep an attribution by time among several in-flight invocations visible as a guess. */
 const guessed = (e: Base) => (e.alsoIn?.length ? { alsoIn: e.alsoIn } : undefined);
 
+/**
+ * The other invocations an act given to one by a guess may belong to. Each gets the act's edge
+ * too (marked `alternative`), so a walk reaches every candidate rather than only the one named.
+ * A process born in an invocation acts for itself: its acts have no alternatives.
+ */
+function alternatives(c: Context, e: Base, actor: number): number[] {
+  if (!e.alsoIn?.length || !e.invocation || actor !== c.invocationNode(e.invocation, e.function, e.instance, e.ts)) return [];
+  return e.alsoIn.map((id) => c.invocationNode(id, e.function, e.instance, e.ts));
+}
+
 export function actorOf(c: Context, e: Base & { ppid?: number; exe?: string; comm?: string }): number {
   const inst = c.instanceNode(e.instance, e.function, e.ts);
   if (e.pid != null) {
@@ -183,11 +193,14 @@ function linkArgv(c: Context, e: Base, proc: number, argv: string[] | undefined,
 function writeFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
   const v = c.newFileVersion(e.instance, path, inode, e.ts);
   c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
+  for (const alt of alternatives(c, e, actor)) c.w.edge({ src: v.nid, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, alternative: true } });
   if (v.previous !== undefined) c.w.edge({ src: v.nid, dst: v.previous, relation: 'wasDerivedFrom', time: e.ts, evidence, trust });
 }
 
 function readFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
-  c.w.edge({ src: actor, dst: c.currentFile(e.instance, path, inode, e.ts), relation: 'used', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
+  const f = c.currentFile(e.instance, path, inode, e.ts);
+  c.w.edge({ src: actor, dst: f, relation: 'used', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
+  for (const alt of alternatives(c, e, actor)) c.w.edge({ src: alt, dst: f, relation: 'used', time: e.ts, evidence, trust, attrs: { op, alternative: true } });
 }
 
 function renameFile(c: Context, e: Base, actor: number, from: string, to: string, inode: number | null, evidence: Evidence, trust?: Trust): void {
@@ -195,6 +208,7 @@ function renameFile(c: Context, e: Base, actor: number, from: string, to: string
   c.dropFile(e.instance, from);
   const v = c.newFileVersion(e.instance, to, inode, e.ts);
   c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, ...guessed(e) } });
+  for (const alt of alternatives(c, e, actor)) c.w.edge({ src: v.nid, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, alternative: true } });
   c.w.edge({ src: v.nid, dst: src, relation: 'wasDerivedFrom', time: e.ts, evidence, trust, attrs: { op: 'rename' } });
 }
 
@@ -211,6 +225,10 @@ function socket(c: Context, e: SyscallEvent, actor: number, syscall: string, rem
   });
   c.w.edge({ src: sock, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
   c.w.edge({ src: actor, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
+  for (const alt of alternatives(c, e, actor)) {
+    c.w.edge({ src: sock, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, alternative: true } });
+    c.w.edge({ src: alt, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, alternative: true } });
+  }
   if (syscall === 'bind') return;
   const r = c.w.node({ id: nodeId.remote(remote), kind: 'remote', label: remote, time: e.ts, attrs: { endpoint: remote, family } });
   c.w.edge({ src: sock, dst: r, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });

@@ -103,6 +103,10 @@ test('an act audit could only place by time among invocations in flight together
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('attributed by time, a guess among invocations in flight together');
     expect(r.stdout).toMatch(new RegExp(`socket connect 127\\.0\\.0\\.1:6666 .*: could also be ${a.id}`));
+    // The walk reaches both candidates, not only the one named.
+    const t = JSON.parse((await alastor(['trace', 'back', `sock:${sock.id}`, '--db', g.file, '--json'])).stdout);
+    expect(t.roots).toEqual(expect.arrayContaining([`req:${a.id}`, `req:${b.id}`]));
+    expect(t.edges).toContainEqual(expect.objectContaining({ from: `sock:${sock.id}`, to: `inv:${a.id}`, relation: 'wasGeneratedBy', attributes: expect.objectContaining({ alternative: true }) }));
     const plain = await alastor(['trace', 'back', `sock:${ids.exfil}`, '--db', w.file]);
     expect(plain.stdout).not.toContain('a guess');
   } finally {
