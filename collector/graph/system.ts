@@ -21,7 +21,7 @@ const guessed = (e: Base) => (e.alsoIn?.length ? { alsoIn: e.alsoIn } : undefine
  * A process born in an invocation acts for itself: its acts have no alternatives.
  */
 function alternatives(c: Context, e: Base, actor: number): number[] {
-  if (!e.alsoIn?.length || !e.invocation || actor !== c.invocationNode(e.invocation, e.function, e.instance, e.ts)) return [];
+  if (!e.alsoIn?.length || !e.invocation || actor !== c.w.lookup(nodeId.invocation(e.invocation))) return [];
   return e.alsoIn.map((id) => c.invocationNode(id, e.function, e.instance, e.ts));
 }
 

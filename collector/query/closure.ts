@@ -34,7 +34,8 @@ interface Row {
 /** The batch and rowid of an event, in the source's order. */
 const before = (a: Row, b: Row) => a.batch_seq < b.batch_seq || (a.batch_seq === b.batch_seq && a.seq < b.seq);
 
-export function sourceEnds(db: DB): SourceEnd[] {
+/** ranged: the store's batches record their events' rowid range (verify.ts works that out once). */
+export function sourceEnds(db: DB, ranged: boolean): SourceEnd[] {
   const batches = db.prepare(
     `SELECT source, max(seq) AS last, max(received_us) AS received, sum(count) AS events FROM batches GROUP BY source ORDER BY source`,
   ).all() as Array<{ source: string; last: number; received: number; events: number }>;
@@ -51,7 +52,6 @@ export function sourceEnds(db: DB): SourceEnd[] {
   };
   const stops = byKind('instance.stop');
   const stats = byKind('source.stats');
-  const ranged = (db.prepare(`PRAGMA table_info(batches)`).all() as Array<{ name: string }>).some((c) => c.name === 'first_event');
   const declaredBefore = db.prepare<[string, number], { n: number | null }>(`SELECT sum(count) AS n FROM batches WHERE source = ? AND seq < ?`);
   const inBatchUpTo = ranged
     ? db.prepare<{ source: string; batch: number; upTo: number }, { n: number }>(

@@ -81,7 +81,7 @@ export function verifyStore(db: DB, token: string, opts: VerifyOptions = {}): Ve
     prevMac = b.mac;
     expectSeq = b.seq + 1;
   }
-  const ends = sourceEnds(db);
+  const ends = sourceEnds(db, ranged);
   for (const e of ends) {
     if (e.counted !== undefined && e.storedToStats !== e.counted) {
       problems.push({ source: e.source, seq: null, problem: 'missing', detail: `it counted ${e.counted} event(s) up to its stop; the store holds ${e.storedToStats}` });
