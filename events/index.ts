@@ -6,3 +6,5 @@ export * from './ids';
 export * from './names';
 export * from './time';
 export * from './token';
+export * from './attribution';
+export * from './claims';

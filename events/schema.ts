@@ -24,6 +24,16 @@ const Base = {
 
 export const Evidence = Type.Union([Type.Literal('confirmed'), Type.Literal('claimed')]);
 
+/** How sure the invocation named on an act is (events/attribution.ts). */
+const Attribution = {
+  attribution: Opt(Type.Union([Type.Literal('exact'), Type.Literal('corroborated'), Type.Literal('claimed'), Type.Literal('guess')])),
+  basis: Opt(Str({ maxLength: 32 })),
+  /** Other invocations that fit as well: `invocation` is then one guess among them. */
+  alsoIn: Opt(Type.Array(Str())),
+  /** A claim the watchdog or the kernel contradicts, and why it was not taken. */
+  contradiction: Opt(Str()),
+};
+
 export const InstanceStart = Type.Object({
   ...Base,
   kind: Type.Literal('instance.start'),
@@ -97,6 +107,12 @@ export const HttpOut = Type.Object({
   source: Type.Union([Type.Literal('proxy'), Type.Literal('instrumentation'), Type.Literal('otlp')]),
   durationMs: Opt(Type.Number({ minimum: 0 })),
   error: Opt(Str()),
+  /** Proxy only: the process that connected to the egress proxy, and its ancestors up to the function's root. */
+  pid: Opt(Int()),
+  lineage: Opt(Type.Array(Int())),
+  /** The invocation the caller's own code named (X-Alastor-Invocation on the proxied request): a claim. */
+  claimedInvocation: Opt(Str()),
+  ...Attribution,
 });
 
 export const AppModule = Type.Object({
@@ -160,8 +176,7 @@ export const Syscall = Type.Object({
   containerId: Opt(Str()),
   /** True when no invocation window contained it: the event belongs to the instance only. */
   outsideInvocation: Opt(Type.Boolean()),
-  /** Other invocations in flight that fit it as well: `invocation` is then a guess by time among them. */
-  alsoIn: Opt(Type.Array(Str())),
+  ...Attribution,
 });
 
 /** Counters a producer reports about itself (audit lines skipped, spool drops), so losses are visible. */
