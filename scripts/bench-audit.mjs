@@ -25,7 +25,7 @@ const arg = (name, dflt) => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const targetLines = Number(arg('--lines', 340000));
-const sample = join(root, '..', 'shared', 'testdata', 'audit', 'planted-file-scenario.log');
+const sample = join(root, 'test', 'fixtures', 'audit', 'planted-file-scenario.log');
 
 // The parser, bundled once from the sources (no dependency on dist/ being fresh).
 const dir = mkdtempSync(join(tmpdir(), 'bench-audit-'));

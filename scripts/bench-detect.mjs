@@ -1,5 +1,5 @@
 // DeepLog benchmark: training time and scan throughput on this machine, and the model itself checked
-// against the paper on the HDFS log-key sequences (../shared/testdata/deeplog).
+// against the paper on the HDFS log-key sequences (test/fixtures/deeplog).
 //
 //   node scripts/bench-detect.mjs [--train 4000] [--epochs 12] [--abnormal 16838] [--hr 200] [--json]
 //
@@ -50,7 +50,7 @@ await build({
 });
 const D = createRequire(import.meta.url)(outfile);
 
-const data = join(root, '..', 'shared', 'testdata', 'deeplog');
+const data = join(root, 'test', 'fixtures', 'deeplog');
 const read = (f) =>
   readFileSync(join(data, f), 'utf8')
     .split('\n')

@@ -1,4 +1,4 @@
-// The shared recorded sample (../shared/testdata/audit/planted-file-scenario.log, see its README)
+// The recorded sample (test/fixtures/audit/planted-file-scenario.log, see its README)
 // decoded through the real CLI and through the library, to exactly the events it holds.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readAuditFile } from '../../watchdog/audit/file';

@@ -1,9 +1,9 @@
-// Helpers for audit tests: the shared recorded sample, record builders in the sample's shapes,
+// Helpers for audit tests: the recorded sample (test/fixtures/audit), record builders in the sample's shapes,
 // and the audit daemon's availability (CI must have it; elsewhere a test may skip with a reason).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-export const SAMPLE = join(__dirname, '..', '..', '..', 'shared', 'testdata', 'audit', 'planted-file-scenario.log');
+export const SAMPLE = join(__dirname, '..', 'fixtures', 'audit', 'planted-file-scenario.log');
 export const FWATCHDOG_JS = join(__dirname, '..', '..', 'dist', 'fwatchdog.js');
 export const ALASTOR_JS = join(__dirname, '..', '..', 'dist', 'alastor.js');
 

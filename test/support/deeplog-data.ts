@@ -1,8 +1,9 @@
-// The HDFS log-key sequences DeepLog is evaluated on (see ../shared/testdata/deeplog/README.md).
+// The HDFS log-key sequences DeepLog is evaluated on (see test/fixtures/deeplog/README.md for their
+// origin and licence).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const DEEPLOG_DATA = join(__dirname, '..', '..', '..', 'shared', 'testdata', 'deeplog');
+export const DEEPLOG_DATA = join(__dirname, '..', 'fixtures', 'deeplog');
 
 /** One session per line, keys as strings. */
 export function readSessions(name: 'hdfs_train' | 'hdfs_test_abnormal'): string[][] {
