@@ -3,7 +3,7 @@
 //   ingest FILE --collector URL  ship an offline log to a collector as a source
 //   agent                        node-level mode: host-wide audit, events tagged with container ids
 import type { Command } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ENV } from '../../events/names';
@@ -17,6 +17,7 @@ import type { AuditEvent } from '../../watchdog/audit/event';
 import { readAuditFile } from '../../watchdog/audit/file';
 import type { ReaderStats } from '../../watchdog/audit/reader';
 import { Shipper } from '../../watchdog/ship/shipper';
+import { readRecord, stateDirFor } from '../stack/state';
 
 /** The JSON-lines shape of `audit parse --json`: one object per assembled syscall event. */
 export function eventJson(ev: AuditEvent): Record<string, unknown> {
@@ -73,6 +74,36 @@ function collectorUrl(url: string | undefined): string {
 
 const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * The batch key for shipping to `url`: --token, else ALASTOR_TOKEN / ALASTOR_TOKEN_FILE, else the
+ * key of the `alastor up` stack whose collector `url` is (found through the record in its state
+ * folder). Without the last, a newcomer shipping into their own stack was refused with 401 until
+ * the timeout, because that stack's key was one they had never seen.
+ */
+export function shippingToken(o: { token?: string; stateDir?: string }, url: string): { token: string; from: string } {
+  if (o.token !== undefined) return { token: o.token, from: '--token' };
+  if (process.env[ENV.token] !== undefined) return { token: readToken(process.env), from: ENV.token };
+  const named = process.env[ENV.tokenFile]?.trim();
+  if (named) return { token: readToken(process.env), from: `${ENV.tokenFile} (${named})` };
+  const stateDir = stateDirFor('stack.yml', o.stateDir);
+  const rec = readRecord(stateDir);
+  const sameCollector = (a: string) => {
+    try {
+      return new URL(a).origin === new URL(url).origin;
+    } catch {
+      return false;
+    }
+  };
+  if (!rec?.keyFile || !rec.collectorUrl || !sameCollector(rec.collectorUrl)) {
+    return { token: '', from: `nowhere (the empty key): no --token, ${ENV.token} or ${ENV.tokenFile}, and no running \`alastor up\` in ${stateDir} with this collector` };
+  }
+  try {
+    return { token: readFileSync(rec.keyFile, 'utf8').replace(/\r?\n$/, ''), from: rec.keyFile };
+  } catch (e) {
+    throw new Error(`cannot read the stack's batch key ${rec.keyFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** Pushes events to a shipper without outrunning it, then closes it; returns the batches left undelivered. */
 async function shipAll(shipper: Shipper, events: AlastorEvent[], timeoutMs: number): Promise<number> {
   for (let i = 0; i < events.length; i += 1000) {
@@ -127,12 +158,14 @@ export function register(program: Command): void {
     .description('Ship an offline audit log to a collector as its own source (syscall events plus a source.stats event)')
     .argument('<file>', 'audit log')
     .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl})`)
-    .option('--token <token>', `batch MAC key (default: ${ENV.token} or the file ${ENV.tokenFile} names)`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token}, the file ${ENV.tokenFile} names, or the key of the \`alastor up\` stack running this collector)`)
+    .option('--state-dir <dir>', 'state folder of the `alastor up` stack whose key to use (default ./.alastor)')
     .option('--instance <id>', 'instance the events belong to (default: audit-<file name>-<id>)')
     .option('--function <name>', 'function name to record', 'unknown')
     .option('--timeout <ms>', 'how long to wait for delivery', '60000')
-    .action(async (file: string, o: { collector?: string; token?: string; instance?: string; function: string; timeout: string }) => {
+    .action(async (file: string, o: { collector?: string; token?: string; stateDir?: string; instance?: string; function: string; timeout: string }) => {
       const url = collectorUrl(o.collector);
+      const key = shippingToken(o, url);
       const instance = o.instance ?? `audit-${basename(file)}-${uuidv7().slice(-12)}`;
       const origin = { instance, function: o.function };
       const events: AlastorEvent[] = [];
@@ -147,9 +180,10 @@ export function register(program: Command): void {
       for (const [k, v] of Object.entries(stats)) counters[`audit.${k}`] = v;
       events.push(statsEvent(origin, counters));
       const spoolDir = mkdtempSync(join(tmpdir(), 'alastor-ingest-'));
-      const shipper = new Shipper({ collectorUrl: url, token: o.token ?? readToken(process.env), source: instance, spoolDir, log: stderrLog });
+      const shipper = new Shipper({ collectorUrl: url, token: key.token, source: instance, spoolDir, log: stderrLog });
       const left = await shipAll(shipper, events, Number(o.timeout));
-      if (left > 0) throw new Error(`${left} batch(es) not delivered to ${url}; they are kept in ${spoolDir}`);
+      // The shipper retries a 401 like an outage; only here can the likely cause be named.
+      if (left > 0) throw new Error(`${left} batch(es) not delivered to ${url}; they are kept in ${spoolDir}. The key came from ${key.from}: if the collector answered HTTP 401, it runs with a different key`);
       rmSync(spoolDir, { recursive: true, force: true });
       process.stderr.write(`alastor audit ingest: ${statsLine(file, stats)}\n`);
       process.stdout.write(`shipped ${events.length - 1} syscall events from ${file} as instance ${instance}\n`);
@@ -159,16 +193,17 @@ export function register(program: Command): void {
     .command('agent')
     .description('Node-level mode: follow the host audit log, map host pids to containers (/proc/PID/cgroup), ship syscall events')
     .option('--collector <url>', `collector base URL (default: ${ENV.collectorUrl}); without it, JSON lines on stdout`)
-    .option('--token <token>', `batch MAC key (default: ${ENV.token} or the file ${ENV.tokenFile} names)`)
+    .option('--token <token>', `batch MAC key (default: ${ENV.token}, the file ${ENV.tokenFile} names, or the key of the \`alastor up\` stack running this collector)`)
+    .option('--state-dir <dir>', 'state folder of the `alastor up` stack whose key to use (default ./.alastor)')
     .option('--all', 'host processes too, not only containers')
     .option('--log <file>', 'audit log to follow (default: auditd.conf log_file)')
     .option('--read-dirs <list>', 'comma-separated directories whose read-only opens are audited (default /tmp,/dev/shm,/var/tmp)')
     .option('--spool-dir <dir>', 'where undelivered batches wait', join(tmpdir(), 'alastor-spool', 'audit-agent'))
-    .action(async (o: { collector?: string; token?: string; all?: boolean; log?: string; readDirs?: string; spoolDir: string }) => {
+    .action(async (o: { collector?: string; token?: string; stateDir?: string; all?: boolean; log?: string; readDirs?: string; spoolDir: string }) => {
       const url = o.collector ?? process.env[ENV.collectorUrl];
       const source = `audit-agent-${uuidv7().slice(-12)}`;
       const shipper = url
-        ? new Shipper({ collectorUrl: collectorUrl(url), token: o.token ?? readToken(process.env), source, spoolDir: o.spoolDir, log: stderrLog })
+        ? new Shipper({ collectorUrl: collectorUrl(url), token: shippingToken(o, collectorUrl(url)).token, source, spoolDir: o.spoolDir, log: stderrLog })
         : undefined;
       const agent = await startAuditAgent({
         all: o.all === true,

@@ -55,6 +55,7 @@ export function register(program: Command): void {
         gatewayUrl: stack.gatewayUrl,
         collectorUrl: stack.collectorUrl,
         db: stack.db,
+        keyFile: stack.keyFile,
         startedAt: new Date().toISOString(),
       });
       console.log(`${READY} ${stack.functions.length} functions behind ${stack.gatewayUrl}${stack.db ? `, provenance in ${stack.db}` : ''}. Ctrl-C to stop.`);

@@ -3,7 +3,6 @@
 // function gets a line as it becomes ready; stop() shuts everything down in the order that loses
 // nothing: functions first (their watchdogs flush to the collector), then gateway, then collector.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { ENV } from '../../events/names';
 import { decideAudit, type AuditDecision, type AuditMode } from './audit';
 import { startGateway, type Gateway } from './gateway';
+import { stackKey, type StackKey } from './key';
 import { layoutFunction } from './layout';
 import { parseStackFile, type Stack } from './parse';
 import { findTemplate } from './template';
@@ -30,6 +30,7 @@ export interface StackOptions {
   /** Provenance in every watchdog (default true). Off = plain fwatchdog, no collector. */
   provenance?: boolean;
   audit?: AuditMode;
+  /** The batch chain key; default ALASTOR_TOKEN / ALASTOR_TOKEN_FILE, else the store's own key file (key.ts). */
   token?: string;
   /** Variables for ${VAR} substitution in the stack file (default process.env). */
   env?: Record<string, string | undefined>;
@@ -58,7 +59,10 @@ export interface RunningStack {
   stack: Stack;
   stateDir: string;
   db?: string;
+  /** The batch chain key ('' with provenance off: nothing is signed). */
   token: string;
+  /** Where the key is kept when it is the stack's own (key.ts); undefined when the user configured it. */
+  keyFile?: string;
   gatewayUrl: string;
   collectorUrl?: string;
   audit: AuditDecision;
@@ -182,7 +186,6 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   const stateDir = resolve(opts.stateDir ?? join(stack.dir, '.alastor'));
   const provenance = opts.provenance ?? true;
   const audit = provenance ? decideAudit(opts.audit ?? 'auto', log) : { on: false, reason: 'provenance off' };
-  const token = opts.token ?? process.env[ENV.token] ?? randomBytes(24).toString('hex');
   const db = provenance ? resolve(opts.db ?? join(stateDir, 'alastor.db')) : undefined;
   const fwatchdog = join(root, 'dist', 'fwatchdog.js');
   const alastor = join(root, 'dist', 'alastor.js');
@@ -196,6 +199,8 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   // audit layer also records reads: a planted file is a file in /tmp.
   const tmpRoot = mkdtempSync(join(tmpdir(), 'alastor-fn-'));
   const children: Child[] = [];
+  let key: StackKey | undefined;
+  let token = '';
   let stopping = false;
   let gateway: Gateway | undefined;
   let failedResolve: (why: string) => void = () => {};
@@ -220,6 +225,9 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
     let collectorUrl: string | undefined;
     if (provenance) {
       mkdirSync(dirname(db!), { recursive: true });
+      // Only once everything is laid out: a stack that cannot start should leave no key behind.
+      key = stackKey({ token: opts.token, db, env: process.env, log });
+      token = key.token;
       const port = opts.collectorPort ?? 0;
       const col = startChild('collector', process.execPath, [alastor, 'collector', '--db', db!, '--port', String(port)], { env: { ...process.env, [ENV.token]: token } }, (line) => {
         const m = /listening on (\S+)/.exec(line);
@@ -235,6 +243,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       }
       watch(col);
       log(`collector ready at ${collectorUrl} (db ${db})`);
+      log(key.note);
     }
 
     const gatewayPort = opts.gatewayPort ?? (stack.provider.gateway ? Number(new URL(stack.provider.gateway).port || 8080) : 8080);
@@ -328,6 +337,7 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
       stateDir,
       db,
       token,
+      keyFile: key?.file,
       gatewayUrl,
       collectorUrl,
       audit,

@@ -9,6 +9,8 @@ export interface UpRecord {
   gatewayUrl: string;
   collectorUrl?: string;
   db?: string;
+  /** The stack's own batch key file (key.ts), so `alastor audit ingest` can sign for this collector. */
+  keyFile?: string;
   log?: string;
   startedAt: string;
 }

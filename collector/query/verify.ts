@@ -76,7 +76,7 @@ export function verifyStore(db: DB, token: string, opts: VerifyOptions = {}): Ve
       problems.push({ source: b.source, seq: b.seq, problem: 'count', detail: `batch had ${b.count} events, the store holds ${texts.length}` });
     }
     if (batchMac(token, b.source, b.seq, b.prev, eventsJson(texts)) !== b.mac) {
-      problems.push({ source: b.source, seq: b.seq, problem: 'bad-mac', detail: 'mac does not match the stored events (altered, missing, or a different token)' });
+      problems.push({ source: b.source, seq: b.seq, problem: 'bad-mac', detail: 'mac does not match the stored events (altered, missing, or signed with a different key)' });
     }
     prevMac = b.mac;
     expectSeq = b.seq + 1;
