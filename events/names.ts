@@ -26,6 +26,8 @@ export const ENV = {
   traceparent: 'TRACEPARENT',
   // Where in-function instrumentation (the node template) reports its own claimed events.
   eventsUrl: 'ALASTOR_EVENTS_URL',
+  // The fd on which the http upstream's instrumentation writes claims (events/claims.ts).
+  claimFd: 'ALASTOR_CLAIM_FD',
 } as const;
 
 /** Path prefix of the collector's ingest API. */

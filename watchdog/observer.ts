@@ -2,6 +2,7 @@
 // modes call these hooks; provenance/ implements them. With provenance off the no-op observer is
 // used, so the request path carries no provenance cost at all.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 
 export interface RequestInfo {
   method: string;
@@ -35,6 +36,8 @@ export interface Observer {
   /** Called once the function process (http mode) or the watchdog (fork modes) is ready. */
   instanceStart(info: { mode: string; fprocess: string; upstreamPid?: number }): void;
   begin(req: RequestInfo): InvocationScope;
+  /** Reads claims from the http upstream's claim pipe (fd 3); absent with provenance off. */
+  readonly claims?: (stream: Readable) => void;
   /** Flush and stop; called during graceful shutdown after requests drained. */
   close(reason: string): Promise<void>;
 }

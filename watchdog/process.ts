@@ -3,9 +3,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { splitProcess } from './config';
 
-export function spawnFunction(fprocess: string, env: NodeJS.ProcessEnv): ChildProcess {
+/** claimPipe: give the process a fourth pipe (fd 3) on which its instrumentation reports claims (events/claims.ts). */
+export function spawnFunction(fprocess: string, env: NodeJS.ProcessEnv, claimPipe = false): ChildProcess {
   const { command, args } = splitProcess(fprocess);
-  return spawn(command, args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(command, args, { env, detached: true, stdio: claimPipe ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Signals the child's whole process group; falls back to the child alone. */

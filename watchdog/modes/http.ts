@@ -1,6 +1,8 @@
 // mode=http: one long-running function process serving HTTP on upstream_url; every request is
 // proxied to it over a keep-alive undici Pool, bodies streamed both ways with back-pressure.
 import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { CLAIM_FD, ENV } from '../../events';
 import { STATUS_CODES } from 'node:http';
 import { connect } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
@@ -129,8 +131,13 @@ export class HttpMode implements FunctionMode {
   async start(): Promise<{ pid?: number }> {
     const { cfg } = this.deps;
     log(`Forking: ${cfg.fprocess}`);
-    const child = spawnFunction(cfg.fprocess, this.deps.baseEnv);
+    // One process serves every request: only its own instrumentation can say which request an act
+    // served, so with provenance on it gets a claim pipe (events/claims.ts).
+    const claims = this.deps.observer.claims;
+    const env = claims ? { ...this.deps.baseEnv, [ENV.claimFd]: String(CLAIM_FD) } : this.deps.baseEnv;
+    const child = spawnFunction(cfg.fprocess, env, claims !== undefined);
     this.child = child;
+    if (claims) claims(child.stdio[3] as Readable);
     pipeChildLog(child.stdout!, 'stdout', cfg);
     pipeChildLog(child.stderr!, 'stderr', cfg);
     child.stdin!.on('error', () => {});

@@ -1,20 +1,26 @@
 // The egress proxy the function's outgoing calls go through (HTTP_PROXY, or the local
 // /function/NAME route to the gateway). The watchdog sees these calls itself, so their http.out
-// events are *confirmed*. It injects the current invocation's trace context with a new span id
-// per call, so the callee's invocation names this call as its parent. CONNECT tunnels (HTTPS
-// through the proxy) are recorded by host and port only: the proxy cannot see inside TLS.
+// events are *confirmed*. Each call is attributed by the process that connected (peer.ts,
+// call-owner.ts), with the level of that attribution; the owner's trace context is injected with
+// a new span id per call, so the callee's invocation names this call as its parent. CONNECT
+// tunnels (HTTPS through the proxy) are recorded by host and port only: the proxy cannot see
+// inside TLS.
 import { createHash, type Hash } from 'node:crypto';
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { SCHEMA_VERSION, nowUs, uuidv7 } from '../../events';
+import { HEADER, SCHEMA_VERSION, nowUs, uuidv7 } from '../../events';
 import { extractContext, contextHeaders, newSpanId, newTraceId } from './trace';
-import type { Inflight } from './inflight';
+import { ownerOfCall, type CallFacts, type OwnerContext, type Owner } from './call-owner';
+import { findPeer, type Peer } from './peer';
 
 export interface EgressOptions {
   instance: string;
   function: string;
-  inflight: Inflight;
+  /** How a call is placed: what is in flight, the http upstream's pid, births the audit tailer saw, spawn claims. */
+  owners: OwnerContext;
+  /** True when births may still arrive from the audit tailer (worth waiting for before recording). */
+  birthsExpected(): boolean;
   emit(ev: object): void;
   /** Real gateway for /function/NAME; undefined = that route answers 502. */
   gatewayUrl?: string;
@@ -34,6 +40,9 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
 ]);
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
+/** How long a record waits for the audit tailer to report a calling process's birth (it lags by a few hundred ms). */
+const BIRTH_WAIT_MS = 2000;
+const BIRTH_POLL_MS = 50;
 
 class Tap {
   private h: Hash | null = null;
@@ -53,19 +62,71 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
   const gateway = o.gatewayUrl ? new URL(o.gatewayUrl) : undefined;
   const gwBase = gateway ? gateway.pathname.replace(/\/$/, '') : '';
 
-  /** inv is decided when the call starts: the invocation may have ended by the time it closes. */
-  function record(fields: Record<string, unknown>, inv: { id: string } | undefined): void {
-    o.emit({
-      v: SCHEMA_VERSION,
-      id: uuidv7(),
-      instance: o.instance,
-      function: o.function,
-      invocation: inv?.id,
-      kind: 'http.out',
-      evidence: 'confirmed',
-      source: 'proxy',
-      ...fields,
+  const ctx = o.owners;
+  let proxyPort = 0;
+  // The peer of a connection is looked up once, on its first request, while the client waits.
+  const peers = new WeakMap<Socket, Peer | undefined>();
+  const peerOf = (sock: Socket): Peer | undefined => {
+    if (peers.has(sock)) return peers.get(sock);
+    let peer: Peer | undefined;
+    try {
+      peer = sock.remotePort ? findPeer(sock.remotePort, proxyPort, process.pid, ctx.upstreamPid) : undefined;
+    } catch (e) {
+      o.log(`egress proxy: cannot tell who connected: ${(e as Error).message}`);
+    }
+    peers.set(sock, peer);
+    return peer;
+  };
+
+  /**
+   * The owner was decided when the call began (its context went to the callee); a process spawned
+   * by the upstream may have its birth reported by the audit tailer only later, so the record
+   * waits for it a little (off the request's path) and says what is known then.
+   */
+  async function settle(facts: CallFacts, first: Owner): Promise<Owner> {
+    const pending = () => facts.peer !== undefined && facts.peer.pid !== ctx.upstreamPid && first.basis !== 'lineage' && o.birthsExpected();
+    if (!pending()) return first;
+    for (let waited = 0; waited < BIRTH_WAIT_MS; waited += BIRTH_POLL_MS) {
+      await new Promise((r) => setTimeout(r, BIRTH_POLL_MS).unref());
+      const now = ownerOfCall(facts, ctx);
+      if (now.basis === 'lineage') return now;
+    }
+    return ownerOfCall(facts, ctx);
+  }
+
+  function record(fields: Record<string, unknown>, facts: CallFacts, first: Owner): void {
+    void settle(facts, first).then((w) => {
+      o.emit({
+        v: SCHEMA_VERSION,
+        id: uuidv7(),
+        instance: o.instance,
+        function: o.function,
+        invocation: w.invocation,
+        kind: 'http.out',
+        evidence: 'confirmed',
+        source: 'proxy',
+        ...fields,
+        pid: facts.peer?.pid,
+        lineage: facts.peer?.lineage,
+        claimedInvocation: facts.claimedId,
+        attribution: w.attribution,
+        basis: w.basis,
+        alsoIn: w.alsoIn,
+        contradiction: w.contradiction,
+      });
     });
+  }
+
+  function factsOf(req: IncomingMessage, at: number): CallFacts {
+    const claimed = extractContext(req.headers);
+    const claimedId = req.headers[HEADER.invocation];
+    return {
+      peer: peerOf(req.socket),
+      claimedId: typeof claimedId === 'string' && claimedId ? claimedId : undefined,
+      traceId: claimed?.traceId,
+      parentSpanId: claimed?.spanId,
+      atUs: at,
+    };
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -97,22 +158,25 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
 
     const telemetry = o.collectorHostPort !== undefined && target.host === o.collectorHostPort;
     const claimed = extractContext(req.headers);
-    const inv = o.inflight.current(claimed?.spanId);
+    const ts = nowUs();
+    const facts = telemetry ? undefined : factsOf(req, ts);
+    const owner = facts ? ownerOfCall(facts, ctx) : {};
+    const inv = owner.inv;
     const traceId = inv?.traceId ?? claimed?.traceId ?? newTraceId();
     const spanId = newSpanId();
     const headers: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+    // X-Alastor-Invocation is said to this proxy; it is not the destination's business.
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && k !== HEADER.invocation) headers[k] = v;
     headers.host = target.host;
     if (!telemetry) Object.assign(headers, contextHeaders(traceId, spanId, inv?.traceFlags ?? claimed?.traceFlags ?? 1, claimed?.traceState));
 
-    const ts = nowUs();
     const t0 = performance.now();
     const reqTap = new Tap();
     const resTap = new Tap();
     let status: number | undefined;
     let done = false;
     const finish = (error?: string) => {
-      if (done || telemetry) return;
+      if (done || !facts) return;
       done = true;
       record(
         {
@@ -132,7 +196,8 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
           durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
           error,
         },
-        inv,
+        facts,
+        owner,
       );
     };
 
@@ -178,8 +243,9 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     const i = hostPort.lastIndexOf(':');
     const host = i > 0 ? hostPort.slice(0, i).replace(/^\[|\]$/g, '') : hostPort;
     const port = i > 0 ? Number(hostPort.slice(i + 1)) : 443;
-    const inv = o.inflight.current(extractContext(req.headers)?.spanId);
     const ts = nowUs();
+    const facts = factsOf(req, ts);
+    const owner = ownerOfCall(facts, ctx);
     const t0 = performance.now();
     let sent = head.length;
     let received = 0;
@@ -190,7 +256,8 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
       recorded = true;
       record(
         { ts, method: 'CONNECT', url: `${host}:${port}`, host, port, status, reqBytes: sent, resBytes: received, durationMs: Math.round((performance.now() - t0) * 1000) / 1000, error },
-        inv,
+        facts,
+        owner,
       );
     };
     const upstream = connect(port, host, () => {
@@ -224,10 +291,10 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  proxyPort = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: `http://127.0.0.1:${proxyPort}`,
+    port: proxyPort,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,7 +1,6 @@
-// Which invocation an outgoing call belongs to. With one invocation in flight (always the case
-// with max_inflight=1) it is that one: the watchdog knows it. With several, the function's own
-// traceparent decides if it names an invocation span this instance issued (a claim, but the only
-// one available); otherwise the call is the instance's, with no invocation.
+// The invocations of this instance that an outgoing call can belong to: those in flight, and the
+// recent ones a late call (background work after the response) or a lineage can still name.
+// call-owner.ts decides between them.
 //
 // Plain arrays rather than a Set and a Map: this runs twice per request, and with the hash tables
 // the watchdog promoted ~300 KB of young objects per scavenge under load, against ~40 KB with the
@@ -13,7 +12,7 @@ import type { Invocation } from './invocation';
 const RECENT = 256;
 
 export class Inflight {
-  private readonly live: Invocation[] = [];
+  readonly live: Invocation[] = [];
   private readonly recent: Array<Invocation | undefined> = new Array(RECENT).fill(undefined);
   private next = 0;
 
@@ -34,12 +33,28 @@ export class Inflight {
     return this.live.length;
   }
 
-  /** traceparentSpan: the parent span id in the traceparent the function sent, if any. */
-  current(traceparentSpan?: string): Invocation | undefined {
-    if (this.live.length === 1) return this.live[0];
-    if (!traceparentSpan) return undefined;
-    for (const inv of this.live) if (inv.spanId === traceparentSpan) return inv;
-    for (const inv of this.recent) if (inv !== undefined && inv.spanId === traceparentSpan) return inv;
+  /** Every invocation still known: in flight or among the recent. */
+  all(): Invocation[] {
+    return this.recent.filter((w): w is Invocation => w !== undefined);
+  }
+
+  byId(id: string): Invocation | undefined {
+    return this.find((inv) => inv.id === id);
+  }
+
+  bySpan(spanId: string): Invocation | undefined {
+    return this.find((inv) => inv.spanId === spanId);
+  }
+
+  /** The fork-mode invocation whose own process is `pid`. */
+  byPid(pid: number): Invocation | undefined {
+    return this.find((inv) => inv.forked && inv.pid === pid);
+  }
+
+  /** Live ones first: a long request may have left the recent ring. */
+  private find(test: (inv: Invocation) => boolean): Invocation | undefined {
+    for (const inv of this.live) if (test(inv)) return inv;
+    for (const inv of this.recent) if (inv !== undefined && test(inv)) return inv;
     return undefined;
   }
 }

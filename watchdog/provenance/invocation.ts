@@ -52,6 +52,9 @@ export class Invocation implements InvocationScope {
   readonly traceFlags: number;
   readonly startUs: number;
   pid: number | undefined;
+  /** Set when the request's own process was forked for it (fork modes). */
+  forked = false;
+  endUs: number | undefined;
   private readonly t0 = performance.now();
   private readonly traceparent: string;
   private readonly tracestate: string | undefined;
@@ -126,6 +129,8 @@ export class Invocation implements InvocationScope {
 
   setPid(pid: number): void {
     this.pid = pid;
+    // http mode reports the upstream it shares with every other request: that is no fork.
+    this.forked = pid !== this.inst.defaultPid;
     this.inst.onPid?.(this);
   }
 
@@ -136,8 +141,9 @@ export class Invocation implements InvocationScope {
     const req = this.reqDigest;
     const res = this.resDigest;
     const durationMs = Math.round((performance.now() - this.t0) * 1000) / 1000;
+    this.endUs = nowUs();
     inst.emitText(
-      `{"v":${SCHEMA_VERSION},"id":"${this.id}.end","ts":${nowUs()},${instancePrefix(inst)},"invocation":"${this.id}","kind":"invocation.end","seq":${this.seq}` +
+      `{"v":${SCHEMA_VERSION},"id":"${this.id}.end","ts":${this.endUs},${instancePrefix(inst)},"invocation":"${this.id}","kind":"invocation.end","seq":${this.seq}` +
         `,"status":${result.status},"reqBytes":${req ? req.bytes : 0},"resBytes":${res ? res.bytes : 0}` +
         `,"reqSha256":"${req ? req.hex() : EMPTY_SHA256}","resSha256":"${res ? res.hex() : EMPTY_SHA256}","durationMs":${durationMs}` +
         intField('pid', this.pid) +
