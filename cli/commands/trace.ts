@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { parseTimeArg, usToIso } from '../../events';
 import { openStore, type DB } from '../../collector/store/open';
 import { updateGraph } from '../../collector/graph/index';
-import { traceBack, traceForward, type TraceOptions, type TraceResult } from '../../collector/graph/trace';
+import { edgeLevel, traceBack, traceForward, type TraceOptions, type TraceResult } from '../../collector/graph/trace';
+import type { GraphEdge } from '../../collector/graph/model';
+import { LEVELS } from '../../events/attribution';
 
 /** Opens a store for graph queries and brings the graph up to date first. */
 export function openGraphStore(file: string): DB {
@@ -40,17 +42,29 @@ export function printTrace(r: TraceResult): string {
   const lines: string[] = [];
   lines.push(`${r.direction} trace from ${r.start.join(', ')}: ${r.nodes.length} nodes, ${r.edges.length} edges`);
   if (r.path) {
-    lines.push('', 'path to the root cause:');
-    const rel = new Map(r.edges.map((e) => [`${e.from}|${e.to}`, e]));
+    lines.push('', `path to the root cause (${r.pathLevel ?? 'exact'}):`);
+    // The surest of parallel edges (an act and its alternatives) is the one shown.
+    const rel = new Map<string, GraphEdge>();
+    for (const e of r.edges) {
+      const k = `${e.from}|${e.to}`;
+      const have = rel.get(k);
+      if (!have || LEVELS.indexOf(edgeLevel(e)) < LEVELS.indexOf(edgeLevel(have))) rel.set(k, e);
+    }
     r.path.forEach((id, i) => {
       const e = i > 0 ? rel.get(`${r.path![i - 1]}|${id}`) : undefined;
-      const how = e ? `  <-${e.relation}${e.trust ? ` (${e.trust})` : ''}- ` : '  ';
+      const level = e ? edgeLevel(e) : 'exact';
+      const how = e ? `  <-${e.relation}${e.trust ? ` (${e.trust})` : ''}${level !== 'exact' ? ` [${level}]` : ''}- ` : '  ';
       lines.push(`${'  '.repeat(Math.min(i, 12) + 1)}${i ? how.trimStart() : ''}${name(id)}`);
     });
+    if (r.pathLevel && r.pathLevel !== 'exact') {
+      lines.push('', `this answer rests on a ${r.pathLevel === 'guess' ? 'guess' : r.pathLevel === 'claimed' ? 'claim by the function' : 'claim the kernel corroborates'}; other candidates:`);
+      if (!r.otherCandidates?.length) lines.push('  (none reached)');
+      for (const id of r.otherCandidates ?? []) lines.push(`  ${name(id)}  [${r.rootLevels?.[id] ?? '?'}]`);
+    }
   }
   if (r.roots) {
     lines.push('', `roots (${r.roots.length}):`);
-    for (const id of r.roots) lines.push(`  ${name(id)}`);
+    for (const id of r.roots) lines.push(`  ${name(id)}${r.rootLevels && r.rootLevels[id] !== 'exact' ? `  [${r.rootLevels[id]}]` : ''}`);
   }
   const flagged = r.nodes.filter((n) => n.attributes.flagged);
   if (flagged.length) {
@@ -61,10 +75,13 @@ export function printTrace(r: TraceResult): string {
   const guessed = new Set<string>();
   const guess = (what: string, attrs: Record<string, unknown> | undefined) => {
     if (Array.isArray(attrs?.alsoIn)) guessed.add(`  ${what}: could also be ${attrs.alsoIn.join(', ')}`);
+    if (typeof attrs?.contradiction === 'string') contradicted.add(`  ${what}: ${attrs.contradiction}`);
   };
+  const contradicted = new Set<string>();
   for (const n of r.nodes) guess(name(n.id), n.attributes);
   for (const e of r.edges) guess(`${name(e.from)} -${e.relation}-> ${name(e.to)}`, e.attributes);
   if (guessed.size) lines.push('', 'attributed by time, a guess among invocations in flight together (max_inflight=1 makes it exact):', ...guessed);
+  if (contradicted.size) lines.push('', 'claims the watchdog or the kernel contradicts:', ...contradicted);
   if (r.direction === 'forward') {
     lines.push('', 'reached:');
     for (const n of [...r.nodes].sort((a, b) => (a.time ?? 0) - (b.time ?? 0))) lines.push(`  ${name(n.id)}`);

@@ -12,6 +12,7 @@
 import type { HttpOutEvent, InstanceStartEvent, InstanceStopEvent, InvocationEndEvent, InvocationStartEvent } from '../../events/schema';
 import type { Context } from './context';
 import { endpointName, nodeId, type Trust } from './model';
+import { alternatives, levelAttrs } from './system';
 
 export function onInstanceStart(c: Context, e: InstanceStartEvent): void {
   const nid = c.instanceNode(e.instance, e.function, e.ts);
@@ -68,14 +69,21 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     id: nodeId.message(key), kind: 'message', label: `${e.method} ${e.callee ? `/function/${e.callee}` : e.url}`, time: e.ts, instance: e.instance, invocation: e.invocation,
     attrs: { method: e.method, url: e.url, host: e.host, port: e.port, callee: e.callee, status: e.status, traceId: e.traceId, spanId: e.spanId, reqSha256: e.reqSha256, resSha256: e.resSha256, durationMs: e.durationMs, error: e.error },
   });
-  c.w.mergeAttrs(msg, { [`seenBy_${e.source}`]: true, evidence: e.source === 'proxy' ? 'confirmed' : undefined });
-  c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence });
+  const level = levelAttrs(e);
+  c.w.mergeAttrs(msg, {
+    [`seenBy_${e.source}`]: true, evidence: e.source === 'proxy' ? 'confirmed' : undefined,
+    ...(e.source === 'proxy' ? { pid: e.pid, lineage: e.lineage, claimedInvocation: e.claimedInvocation, ...level } : {}),
+  });
+  c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: level });
+  const alts = alternatives(c, e, actor);
+  for (const alt of alts) c.w.edge({ src: msg, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: { alternative: true } });
   // A callee's answer reaches the caller when the call completes (the proxy stamps the start and
   // measures the duration), and carries what the callee did before it. An outside endpoint's answer
   // is used from the start of the call: the endpoint is a root, nothing before it matters, and the
   // proxy's end stamp can trail the function's use of the data (by 1.4 ms measured, more under load).
   const answeredAt = e.ts + Math.round((e.durationMs ?? 0) * 1000);
-  c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response' } });
+  c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', ...level } });
+  for (const alt of alts) c.w.edge({ src: alt, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', alternative: true } });
   if (!e.callee) {
     // An endpoint outside the platform: data flows both ways, and the walk stops there (a root).
     const name = endpointName(e.host, e.port);
@@ -85,15 +93,16 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     return;
   }
   if (!e.spanId) return;
-  c.sql(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-    .run(e.spanId, e.traceId ?? null, e.invocation ?? null, e.function, e.callee, e.source, seq, answeredAt);
+  c.sql(`INSERT INTO graph_calls (span_id, trace_id, invocation, function, callee, source, event_seq, answered_at, level, also_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(e.spanId, e.traceId ?? null, e.invocation ?? null, e.function, e.callee, e.source, seq, answeredAt,
+      e.alsoIn?.length ? 'guess' : (e.attribution ?? null), e.alsoIn?.length ? JSON.stringify(e.alsoIn) : null);
   for (const r of c.sql<[string], { invocation: string }>(`SELECT invocation FROM graph_invocations WHERE parent_span_id = ?`).all(e.spanId)) {
     resolveCaller(c, r.invocation);
   }
 }
 
 interface InvRow { invocation: string; function: string; trace_id: string | null; span_id: string | null; parent_span_id: string | null; start_ts: number }
-interface CallRow { invocation: string | null; callee: string | null; source: string; trace_id: string | null; answered_at: number }
+interface CallRow { invocation: string | null; callee: string | null; source: string; trace_id: string | null; answered_at: number; level: string | null; also_in: string | null }
 
 /** Recomputes the caller link of one invocation from all evidence seen so far. */
 export function resolveCaller(c: Context, invocation: string): void {
@@ -106,6 +115,7 @@ export function resolveCaller(c: Context, invocation: string): void {
   if (!verdict.caller) {
     c.w.dropKeyed(key);
     c.w.dropKeyed(`response:${invocation}`);
+    dropAlternatives(c, invocation);
     const patch = { external: true, flagged: verdict.flag };
     c.w.mergeAttrs(inv, { callerTrust: verdict.flag ? 'flagged' : undefined, flagged: verdict.flag ?? null });
     if (req !== undefined) c.w.mergeAttrs(req, patch);
@@ -115,7 +125,13 @@ export function resolveCaller(c: Context, invocation: string): void {
   const evidence = verdict.trust === 'confirmed' ? 'watchdog' : 'instrumentation';
   c.w.edge({
     src: inv, dst: callerNid, relation: 'wasInformedBy', time: me.start_ts,
-    evidence, trust: verdict.trust, attrs: { spanId: me.parent_span_id, flagged: verdict.flag }, key,
+    evidence, trust: verdict.trust, attrs: { spanId: me.parent_span_id, flagged: verdict.flag, basis: verdict.basis, alsoIn: verdict.alsoIn }, key,
+  });
+  // A guessed caller: each other candidate gets the link too, so a walk reaches every one.
+  dropAlternatives(c, invocation);
+  (verdict.alsoIn ?? []).forEach((alt, i) => {
+    const nid = c.w.lookup(nodeId.invocation(alt)) ?? c.invocationNode(alt, verdict.callerFunction ?? '?', '?', me.start_ts);
+    c.w.edge({ src: inv, dst: nid, relation: 'wasInformedBy', time: me.start_ts, evidence, trust: 'guess', attrs: { spanId: me.parent_span_id, alternative: true }, key: `caller:${invocation}:alt${i}` });
   });
   // The callee's answer flows back: the call's message was generated (its response part) by the
   // callee, by the time the caller received it. Not for flagged links.
@@ -128,12 +144,18 @@ export function resolveCaller(c: Context, invocation: string): void {
   if (req !== undefined) c.w.mergeAttrs(req, { external: verdict.trust === 'flagged', flagged: verdict.flag ?? null });
 }
 
-interface Verdict { caller?: string; callerFunction?: string; trust?: Trust; flag?: string; message?: { key: string; answeredAt: number } }
+interface Verdict { caller?: string; callerFunction?: string; trust?: Trust; flag?: string; message?: { key: string; answeredAt: number }; basis?: string; alsoIn?: string[] }
+
+/** Most candidates a guessed caller link lists (the proxy names at most the invocations in flight). */
+const MAX_ALTERNATIVES = 64;
+function dropAlternatives(c: Context, invocation: string): void {
+  for (let i = 0; i < MAX_ALTERNATIVES; i++) c.w.dropKeyed(`caller:${invocation}:alt${i}`);
+}
 
 function judge(c: Context, me: InvRow): Verdict {
   const span = me.parent_span_id;
   if (!span) return {};
-  const calls = c.sql<[string], CallRow>(`SELECT invocation, callee, source, trace_id, answered_at FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
+  const calls = c.sql<[string], CallRow>(`SELECT invocation, callee, source, trace_id, answered_at, level, also_in FROM graph_calls WHERE span_id = ? ORDER BY event_seq`).all(span)
     .filter((r) => !r.trace_id || !me.trace_id || r.trace_id === me.trace_id);
   const fnOf = (inv: string) => c.sql<[string], { function: string }>(`SELECT function FROM graph_invocations WHERE invocation = ?`).get(inv)?.function;
   const messageOf = (r: CallRow) => ({ key: `${r.trace_id ?? '-'}:${span}`, answeredAt: r.answered_at });
@@ -143,11 +165,17 @@ function judge(c: Context, me: InvRow): Verdict {
   if (proxy.length) {
     const caller = proxy[0].invocation;
     if (!caller) return { flag: 'the proxy saw this call outside any invocation' };
-    const others = new Set(calls.map((r) => r.invocation).filter((x) => x && x !== caller));
+    // The proxy saw the call; how sure it was of the invocation that made it sets the link's trust:
+    // a guess links every candidate, a bare claim stays a claim.
+    const level = proxy[0].level;
+    const alsoIn: string[] | undefined = proxy[0].also_in ? JSON.parse(proxy[0].also_in) : undefined;
+    const candidates = new Set([caller, ...(alsoIn ?? [])]);
+    const others = new Set(claims.map((r) => r.invocation).filter((x): x is string => !!x && !candidates.has(x)));
     let flag: string | undefined;
     if (wrongCallee) flag = `the recorded call went to ${wrongCallee.callee}, not ${me.function}`;
     else if (others.size) flag = `recorders disagree on the caller (${[...others].join(', ')} vs ${caller})`;
-    return { caller, callerFunction: fnOf(caller), trust: flag ? 'flagged' : 'confirmed', flag, message: messageOf(proxy[0]) };
+    const trust: Trust = flag ? 'flagged' : level === 'guess' ? 'guess' : level === 'claimed' ? 'claimed' : 'confirmed';
+    return { caller, callerFunction: fnOf(caller), trust, flag, message: messageOf(proxy[0]), basis: level ?? undefined, alsoIn: trust === 'guess' ? alsoIn : undefined };
   }
   if (claims.length) {
     const callers = [...new Set(claims.map((r) => r.invocation).filter((x): x is string => !!x))];

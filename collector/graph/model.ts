@@ -10,9 +10,11 @@ export type Relation =
   | 'wasAssociatedWith' | 'actedOnBehalfOf' | 'wasInfluencedBy';
 
 export type Evidence = 'syscall' | 'watchdog' | 'instrumentation';
-/** Cross-function edges: the egress proxy saw it (confirmed), only the function said so (claimed),
- * or the evidence contradicts itself (flagged: not followed by traces unless asked). */
-export type Trust = 'confirmed' | 'claimed' | 'flagged';
+/** Cross-function edges: the egress proxy saw it and knew which invocation made it (confirmed),
+ * only the function said so (claimed), the proxy saw it but several invocations could have made it
+ * (guess: every candidate is linked), or the evidence contradicts itself (flagged: not followed by
+ * traces unless asked). */
+export type Trust = 'confirmed' | 'claimed' | 'guess' | 'flagged';
 
 /**
  * Time slack of a time-respecting walk, in microseconds: an edge up to this much after the bound is

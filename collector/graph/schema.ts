@@ -84,4 +84,9 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
   CREATE INDEX graph_edges_src_time ON graph_edges(src, time, relation, dst, trust);
   CREATE INDEX graph_edges_dst_time ON graph_edges(dst, time, relation, src, trust);
   `,
+  // How sure each recorder was about which invocation made a call (events/attribution.ts).
+  `
+  ALTER TABLE graph_calls ADD COLUMN level TEXT;
+  ALTER TABLE graph_calls ADD COLUMN also_in TEXT;
+  `,
 ];

@@ -9,18 +9,28 @@ import { posix } from 'node:path';
 import type { AppFileEvent, AppModuleEvent, AppSpawnEvent, AuditPathT, SyscallEvent } from '../../events/schema';
 import type { Context } from './context';
 import { endpointName, nodeId, type Evidence, type Trust } from './model';
+import type { Level } from '../../events/attribution';
 
-interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number; alsoIn?: string[] }
+interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number; alsoIn?: string[]; attribution?: Level; basis?: string; contradiction?: string }
 
-/** Edge and node attributes that keep an attribution by time among several in-flight invocations visible as a guess. */
-const guessed = (e: Base) => (e.alsoIn?.length ? { alsoIn: e.alsoIn } : undefined);
+/**
+ * Edge and node attributes that keep the level of an act's attribution visible (events/attribution.ts):
+ * nothing for an exact one, else the level, its basis, the other candidates of a guess and any
+ * contradiction. Edges without `level` are exact (or older producers' unlabelled attributions).
+ */
+export function levelAttrs(e: Base): Record<string, unknown> | undefined {
+  const level = e.alsoIn?.length ? 'guess' : e.attribution;
+  if ((!level || level === 'exact') && !e.contradiction) return undefined;
+  return { level, basis: e.basis, alsoIn: e.alsoIn?.length ? e.alsoIn : undefined, contradiction: e.contradiction };
+}
+const guessed = levelAttrs;
 
 /**
  * The other invocations an act given to one by a guess may belong to. Each gets the act's edge
  * too (marked `alternative`), so a walk reaches every candidate rather than only the one named.
  * A process born in an invocation acts for itself: its acts have no alternatives.
  */
-function alternatives(c: Context, e: Base, actor: number): number[] {
+export function alternatives(c: Context, e: Base, actor: number): number[] {
   if (!e.alsoIn?.length || !e.invocation || actor !== c.w.lookup(nodeId.invocation(e.invocation))) return [];
   return e.alsoIn.map((id) => c.invocationNode(id, e.function, e.instance, e.ts));
 }
@@ -114,9 +124,11 @@ function onFork(c: Context, e: SyscallEvent): void {
   const bornIn = treeOf(c, e);
   const child = c.w.node({
     id: nodeId.process(e.instance, e.exit, e.ts), kind: 'process', label: `${e.comm} [${e.exit}]`, time: e.ts, instance: e.instance,
-    invocation: bornIn ?? undefined, attrs: { pid: e.exit, ppid: e.pid, exe: e.exe, comm: e.comm, instance: e.instance, bornIn: bornIn ?? undefined, outsideInvocation: e.outsideInvocation },
+    invocation: bornIn ?? undefined, attrs: { pid: e.exit, ppid: e.pid, exe: e.exe, comm: e.comm, instance: e.instance, bornIn: bornIn ?? undefined, outsideInvocation: e.outsideInvocation, ...levelAttrs(e) },
   });
-  c.w.edge({ src: child, dst: starter, relation: 'wasStartedBy', time: e.ts, evidence: 'syscall', attrs: { syscall: e.syscall } });
+  c.w.edge({ src: child, dst: starter, relation: 'wasStartedBy', time: e.ts, evidence: 'syscall', attrs: { syscall: e.syscall, ...levelAttrs(e) } });
+  // Born by a guess: every candidate may have started it, and a walk must reach each.
+  for (const alt of alternatives(c, e, starter)) c.w.edge({ src: child, dst: alt, relation: 'wasStartedBy', time: e.ts, evidence: 'syscall', attrs: { syscall: e.syscall, alternative: true } });
   c.w.edge({ src: child, dst: c.instanceNode(e.instance, e.function, e.ts), relation: 'wasAssociatedWith', time: e.ts, evidence: 'syscall' });
   c.setProc(e.instance, e.exit, child, bornIn, false);
 }
@@ -170,9 +182,10 @@ function startProgram(c: Context, e: Base, info: { exe?: string; comm?: string; 
   }
   const nid = c.w.node({
     id: nodeId.process(e.instance, e.pid ?? -1, e.ts), kind: 'process', label, time: e.ts, instance: e.instance, invocation: bornIn ?? undefined,
-    attrs: { ...attrs, instance: e.instance, bornIn: bornIn ?? undefined, [`seenBy_${evidence}`]: true },
+    attrs: { ...attrs, instance: e.instance, bornIn: bornIn ?? undefined, [`seenBy_${evidence}`]: true, ...levelAttrs(e) },
   });
-  if (starter !== inst) c.w.edge({ src: nid, dst: starter, relation: 'wasStartedBy', time: e.ts, evidence, trust });
+  if (starter !== inst) c.w.edge({ src: nid, dst: starter, relation: 'wasStartedBy', time: e.ts, evidence, trust, attrs: levelAttrs(e) });
+  for (const alt of alternatives(c, e, starter)) c.w.edge({ src: nid, dst: alt, relation: 'wasStartedBy', time: e.ts, evidence, trust, attrs: { alternative: true } });
   c.w.edge({ src: nid, dst: inst, relation: 'wasAssociatedWith', time: e.ts, evidence });
   if (e.pid != null) c.setProc(e.instance, e.pid, nid, bornIn, observedExec);
   return nid;

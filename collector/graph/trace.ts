@@ -5,7 +5,8 @@
 import type { DB } from '../store/open';
 import { nodesByNid, edgesByEidKnown } from './read';
 import { select } from './select';
-import { STRUCTURAL, TIME_SLACK_US, type Graph } from './model';
+import { STRUCTURAL, TIME_SLACK_US, type Graph, type GraphEdge } from './model';
+import { LEVELS, weaker, type Level } from '../../events/attribution';
 
 export interface TraceOptions {
   /** Maximum number of hops from the start (default unlimited). */
@@ -27,8 +28,23 @@ export interface TraceResult extends Graph {
   roots?: string[];
   /** Backward only: for each root, the chain of node ids from the start to it. */
   paths?: Record<string, string[]>;
-  /** Backward only: the chain to the root cause (the earliest external request, else the earliest root). */
+  /** Backward only: the chain to the root cause (the root whose path is surest, see rootCause()). */
   path?: string[];
+  /** Backward only: the weakest attribution on each root's path (events/attribution.ts). */
+  rootLevels?: Record<string, Level>;
+  /** Backward only: the weakest attribution on the chosen path; anything but exact means the answer rests on it. */
+  pathLevel?: Level;
+  /** Backward only: when pathLevel is not exact, the other external requests the walk reached, surest first. */
+  otherCandidates?: string[];
+}
+
+/** How sure one edge's attribution is: a guess or an alternative, a bare claim, a corroborated claim, or exact. */
+export function edgeLevel(e: GraphEdge): Level {
+  const a = e.attributes ?? {};
+  if (a.alternative || Array.isArray(a.alsoIn) || e.trust === 'guess' || a.level === 'guess') return 'guess';
+  if (e.trust === 'claimed' || a.level === 'claimed') return 'claimed';
+  if (a.level === 'corroborated') return 'corroborated';
+  return 'exact';
 }
 
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
@@ -109,21 +125,50 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
   });
   result.roots = rootNids.map((r) => idOf.get(r)!);
   result.paths = {};
+  result.rootLevels = {};
+  // The edge the walk followed between two nodes; with parallel edges (an act and its
+  // alternatives), the surest one.
+  const step = new Map<string, Level>();
+  for (const e of result.edges) {
+    const k = `${e.from}|${e.to}`;
+    const l = edgeLevel(e);
+    const have = step.get(k);
+    step.set(k, have === undefined ? l : LEVELS[Math.min(LEVELS.indexOf(have), LEVELS.indexOf(l))]);
+  }
   for (const r of rootNids) {
     const chain: string[] = [];
     for (let x: number | undefined = r; x !== undefined; x = via.get(x)) chain.unshift(idOf.get(x)!);
-    result.paths[idOf.get(r)!] = chain;
+    const id = idOf.get(r)!;
+    result.paths[id] = chain;
+    let level: Level = 'exact';
+    for (let i = 1; i < chain.length; i++) level = weaker(level, step.get(`${chain[i - 1]}|${chain[i]}`) ?? 'exact');
+    result.rootLevels[id] = level;
   }
+  const best = rootCause(result.roots, result.rootLevels, byId);
+  if (best) {
+    result.path = result.paths[best];
+    result.pathLevel = result.rootLevels[best];
+    if (result.pathLevel !== 'exact') {
+      result.otherCandidates = result.roots.filter((r) => r !== best && byId.get(r)!.kind === 'request');
+      result.otherCandidates.sort((a, b) => LEVELS.indexOf(result.rootLevels![a]) - LEVELS.indexOf(result.rootLevels![b]));
+    }
+  }
+  return result;
+}
+
+/**
+ * The root cause is chosen by evidence: the surest path first (its weakest attribution), then an
+ * external request over a remote endpoint, then the earliest.
+ */
+function rootCause(roots: string[], levels: Record<string, Level>, byId: Map<string, { kind: string; time?: number }>): string | undefined {
   const rank = (id: string) => {
     const n = byId.get(id)!;
-    return [n.kind === 'request' ? 0 : 1, n.time ?? NO_LIMIT] as const;
+    return [LEVELS.indexOf(levels[id]), n.kind === 'request' ? 0 : 1, n.time ?? NO_LIMIT] as const;
   };
-  const best = [...result.roots].sort((a, b) => {
-    const [ka, ta] = rank(a), [kb, tb] = rank(b);
-    return ka - kb || ta - tb;
+  return [...roots].sort((a, b) => {
+    const ra = rank(a), rb = rank(b);
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2];
   })[0];
-  if (best) result.path = result.paths[best];
-  return result;
 }
 
 /** A binary heap of node keys by bound: the latest first (backward) or the earliest (forward). */
