@@ -11,6 +11,11 @@
 //    recorded as spans named `alastor.app` (see events/names.ts OTEL_ATTR for the attributes).
 //  - every span carries alastor.invocation, taken from the X-Alastor-Invocation header that the
 //    watchdog sets on each request, so the collector can attribute it without guessing.
+//  - one process serves concurrent requests, so the kernel alone cannot tell which request a
+//    file open, a spawn or a connect served. Each such act is also written as a claim line on the
+//    watchdog's claim pipe (ALASTOR_CLAIM_FD, events/claims.ts) with the invocation of the async
+//    context that did it; the audit tailer matches claims with the syscalls (same pid, object and
+//    moment) and marks those attributions corroborated.
 // With no endpoint configured (provenance off) nothing is loaded or patched, so it costs nothing.
 
 const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
@@ -106,6 +111,22 @@ if (process.env.HTTP_PROXY || process.env.http_proxy) {
   setGlobalDispatcher(new EnvHttpProxyAgent({ noProxy: noProxy.filter(Boolean).join(','), proxyTunnel: false }));
 }
 
+// Claims: written synchronously (a few hundred bytes, atomic on a pipe) in the act's own async
+// context; a claim that cannot be written is dropped, never an error for the function.
+const claimFd = Number(process.env.ALASTOR_CLAIM_FD) > 0 ? Number(process.env.ALASTOR_CLAIM_FD) : undefined;
+const writeSync = fs.writeSync;
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+function claim(op, fields) {
+  if (claimFd === undefined) return;
+  const id = api.context.active().getValue(INVOCATION);
+  if (!id) return;
+  try {
+    writeSync(claimFd, `${JSON.stringify({ i: id, p: process.pid, t: nowUs(), o: op, ...fields })}\n`);
+  } catch {
+    // the watchdog stopped reading (shutting down): nothing to tell
+  }
+}
+
 const tracer = api.trace.getTracer('alastor-node-template', '0.1.0');
 let recording = false;
 function recordApp(kind, attributes) {
@@ -123,9 +144,21 @@ function recordApp(kind, attributes) {
 }
 
 // "The image" is the template directory (index.js, function/) and any node_modules: what the
-// build put there. A module from anywhere else (a file in /tmp, say) was brought in at run time.
+// build put there. A module from anywhere else (a file in /tmp, say) was brought in at run time,
+// and so was one in the image's folders written after this process started (an attacker can
+// plant next to the handler as well as in /tmp).
 const imageRoot = path.resolve(process.env.ALASTOR_IMAGE_ROOT || __dirname) + path.sep;
-const isExternal = (file) => !file.startsWith(imageRoot) && !file.includes(`${path.sep}node_modules${path.sep}`);
+const startedMs = performance.timeOrigin;
+const inNodeModules = (file) => file.includes(`${path.sep}node_modules${path.sep}`);
+function isExternal(file) {
+  if (inNodeModules(file)) return false;
+  if (!file.startsWith(imageRoot)) return true;
+  try {
+    return fs.statSync(file).mtimeMs > startedMs;
+  } catch {
+    return false;
+  }
+}
 
 const originalLoad = Module._load;
 Module._load = function alastorLoad(request, parent, isMain) {
@@ -136,8 +169,9 @@ Module._load = function alastorLoad(request, parent, isMain) {
     } catch {
       file = undefined; // let the real loader raise its own error
     }
-    if (file && path.isAbsolute(file) && !Module._cache[file] && isExternal(file)) {
-      recordApp('app.module', { [ATTR.path]: file, [ATTR.external]: true });
+    if (file && path.isAbsolute(file) && !Module._cache[file]) {
+      if (!inNodeModules(file)) claim('file', { path: file });
+      if (isExternal(file)) recordApp('app.module', { [ATTR.path]: file, [ATTR.external]: true });
     }
   }
   return originalLoad.apply(this, arguments);
@@ -148,6 +182,7 @@ const childProcess = require('node:child_process');
 const originalSpawn = childProcess.ChildProcess.prototype.spawn;
 childProcess.ChildProcess.prototype.spawn = function alastorSpawn(options) {
   const result = originalSpawn.apply(this, arguments);
+  if (this.pid) claim('spawn', { child: this.pid });
   if (options && typeof options.file === 'string') {
     recordApp('app.spawn', {
       [ATTR.command]: options.file,
@@ -163,9 +198,25 @@ for (const name of ['spawnSync', 'execSync', 'execFileSync']) {
   childProcess[name] = function alastorSpawnSync(file, args) {
     const argv = name === 'execSync' ? ['/bin/sh', '-c', String(file)] : [String(file), ...(Array.isArray(args) ? args.map(String) : [])];
     recordApp('app.spawn', { [ATTR.command]: argv[0], [ATTR.argv]: argv });
-    return original.apply(this, arguments);
+    const out = original.apply(this, arguments);
+    // Only spawnSync says which child it ran.
+    if (out && typeof out === 'object' && out.pid > 0) claim('spawn', { child: out.pid });
+    return out;
   };
 }
+
+// Outgoing connections: the claim names the address the kernel's connect shows.
+const net = require('node:net');
+const originalConnect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function alastorConnect() {
+  if (claimFd !== undefined && api.context.active().getValue(INVOCATION)) {
+    const bound = api.context.bind(api.context.active(), () => {
+      if (this.remoteAddress && this.remotePort) claim('connect', { addr: this.remoteAddress, port: this.remotePort });
+    });
+    this.once('connect', bound);
+  }
+  return originalConnect.apply(this, arguments);
+};
 
 // File writes, renames and removals by path (not by descriptor).
 const pathOf = (p) => (typeof p === 'string' ? path.resolve(p) : p instanceof URL ? p.pathname : undefined);
@@ -174,7 +225,10 @@ function wrapFile(obj, name, op, withTarget = false) {
   if (typeof original !== 'function') return;
   obj[name] = function alastorFileOp(p, second) {
     const file = pathOf(p);
-    if (file && !file.includes(`${path.sep}node_modules${path.sep}`)) {
+    if (file && !inNodeModules(file)) {
+      claim('file', { path: file });
+      if (op === 'rename' && withTarget && pathOf(second)) claim('file', { path: pathOf(second) });
+      if (op === 'read') return original.apply(this, arguments);
       let kind = op;
       if (op === 'write') {
         try { fs.statSync(file); } catch { kind = 'create'; }
@@ -191,6 +245,12 @@ for (const [obj, suffix] of [[fs, 'Sync'], [fs, ''], [fs.promises, '']]) {
   wrapFile(obj, `unlink${suffix}`, 'unlink');
 }
 wrapFile(fs, 'createWriteStream', 'write');
+// Reads are claimed only (no span): the kernel records them where they matter (audit read rules).
+for (const [obj, suffix] of [[fs, 'Sync'], [fs, ''], [fs.promises, '']]) {
+  wrapFile(obj, `readFile${suffix}`, 'read');
+  wrapFile(obj, `open${suffix}`, 'read');
+}
+wrapFile(fs, 'createReadStream', 'read');
 
 module.exports = {
   enabled: true,
