@@ -61,7 +61,8 @@ export function levelOf(ev) {
 
 /**
  * What kind of act an event is, from the generator's point of view (the keys `expected` uses).
- * `create` tells a file's creation (the PATH record's nametype CREATE) from a later open of it.
+ * `create` tells a file's creation (the PATH record's nametype CREATE, or `write` from the open's
+ * flags) from a later open of it.
  */
 function actKey(ev, ctx) {
   if (ev.kind === 'app.file') return `app.file ${ev.op}`;
@@ -102,7 +103,8 @@ function actKey(ev, ctx) {
   }
   if (/^(open|openat|openat2|creat)$/.test(sc)) {
     for (const p of ev.paths ?? []) {
-      const created = p.nametype === 'CREATE';
+      // A write open: the PATH record's CREATE, or the open's own flags where the producer sends them.
+      const created = p.nametype === 'CREATE' || ev.write === true;
       const m = /(?:\.(w|s|bg|c)|(planted-[^/]+\.js))$/.exec(p.name);
       if (!m) continue;
       if (m[2]) return created ? 'plant.create' : 'plant.read';
@@ -145,7 +147,7 @@ function truthOf(ev, ctx) {
     // Only the planter creates it; any other open is the load the plan gave a later request.
     const created = ev.kind === 'app.file'
       ? ev.op === 'create' || ev.op === 'write'
-      : (ev.paths ?? []).some((p) => p.nametype === 'CREATE' && p.name.includes(`planted-${planted}.js`));
+      : ev.write === true || (ev.paths ?? []).some((p) => p.nametype === 'CREATE' && p.name.includes(`planted-${planted}.js`));
     const loader = ctx.loaderOf.get(planted);
     if (created) rid = planted;
     else if (loader) {

@@ -231,9 +231,10 @@ function printReport(m, s) {
   say(`  load average at start ${m.load.start.map((x) => x.toFixed(2)).join(' ')}, at end ${m.load.end.map((x) => x.toFixed(2)).join(' ')} (${m.cores} cores); ${((m.finishedAt - m.startedAt) / 1000).toFixed(0)} s`);
   say(`  store ${m.db}${m.kept ? '' : ' (removed; --keep keeps it)'}`);
   say();
-  const head = ['in flight', 'req ok', 'acts', 'exact', 'corrob', 'claimed', 'strong', 'w/o spans', 'wrong>guess', 'guess ok/all', 'unattr', 'missing', 'callers confirmed/all'];
+  const head = ['in flight', 'peak/mean', 'req ok', 'acts', 'exact', 'corrob', 'claimed', 'strong', 'w/o spans', 'wrong>guess', 'guess ok/all', 'unattr', 'missing', 'callers confirmed/all'];
   const rows = s.phases.map((p) => [
     String(p.concurrency),
+    m.inFlight?.[p.concurrency] ? `${m.inFlight[p.concurrency].peak}/${m.inFlight[p.concurrency].mean}` : '-',
     `${p.requestsOk}/${p.requests}`,
     String(p.acts),
     `${p.correct.exact}${p.unlabelled.exact ? '*' : ''}`,
@@ -250,6 +251,7 @@ function printReport(m, s) {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   say(head.map((h, i) => h.padStart(w[i])).join('  '));
   for (const r of rows) say(r.map((x, i) => x.padStart(w[i])).join('  '));
+  say('  peak/mean: requests really in flight together, measured from the client (loads wait for their planters);');
   say('  exact/corrob/claimed: acts named to the right invocation at that level; strong = (exact + corroborated correct) / acts;');
   say('  w/o spans: the same without the OpenTelemetry spans\' http.out records (*.otlp acts), which stay claims unless corroborated;');
   say('  wrong>guess: named to a wrong invocation at exact, corroborated or claimed (must be 0), acts + other events + caller links;');
@@ -396,6 +398,7 @@ async function main() {
   process.once('SIGTERM', onSignal);
 
   const requests = [];
+  const inFlight = {};
   let k = 1;
   try {
     for (const c of CONCURRENCY) {
@@ -416,7 +419,15 @@ async function main() {
       await sleep(800);
       await Promise.all(direct.map((d) => sink.close(d.server)));
       const fails = plans.filter((p) => !results.get(p.id).ok).length;
-      log(`${c} in flight: done in ${((Date.now() - t0) / 1000).toFixed(1)} s${fails ? `, ${fails} failed` : ''}`);
+      // How many were really in flight together (the loads wait for their planters): the peak, and
+      // the time-weighted mean over the phase's requests.
+      const rs = [...results.values()];
+      const span = Math.max(...rs.map((r) => r.doneAt)) - Math.min(...rs.map((r) => r.sentAt));
+      const mean = rs.reduce((a, r) => a + (r.doneAt - r.sentAt), 0) / Math.max(1, span);
+      let peak = 0;
+      for (const r of rs) peak = Math.max(peak, rs.filter((x) => x.sentAt <= r.sentAt && r.sentAt < x.doneAt).length);
+      inFlight[c] = { peak, mean: Math.round(mean * 10) / 10, seconds: (Date.now() - t0) / 1000 };
+      log(`${c} in flight: done in ${inFlight[c].seconds.toFixed(1)} s, measured in flight: peak ${peak}, mean ${inFlight[c].mean}${fails ? `, ${fails} failed` : ''}`);
       for (const p of plans) requests.push({ id: p.id, phase: c, plan: p.body, after: p.after, ...results.get(p.id) });
     }
     // Spans leave the function in 200 ms batches; the stop flushes them too.
@@ -458,6 +469,7 @@ async function main() {
     bgDone,
     bgViaProxy,
     workloadShort,
+    inFlight,
     load: { start: loadStart, end: loadavg() },
     cores: (await import('node:os')).cpus().length,
     startedAt,
