@@ -42,6 +42,8 @@ export const InstanceStart = Type.Object({
   mode: Str(),
   fprocess: Opt(Str()),
   containerId: Opt(Str()),
+  /** ip:port of this instance's egress proxy: a connect there is the function's call through it, not an outside endpoint. */
+  egressProxy: Opt(Str()),
 });
 
 export const InstanceStop = Type.Object({
@@ -176,6 +178,8 @@ export const Syscall = Type.Object({
   containerId: Opt(Str()),
   /** True when no invocation window contained it: the event belongs to the instance only. */
   outsideInvocation: Opt(Type.Boolean()),
+  /** open/openat: whether its flags asked to write (outside the read directories both kinds are audited). */
+  write: Opt(Type.Boolean()),
   ...Attribution,
 });
 

@@ -13,10 +13,11 @@ import type { HttpOutEvent, InstanceStartEvent, InstanceStopEvent, InvocationEnd
 import type { Context } from './context';
 import { endpointName, nodeId, type Trust } from './model';
 import { alternatives, levelAttrs } from './system';
+import { onProxyMessage } from './proxy-join';
 
 export function onInstanceStart(c: Context, e: InstanceStartEvent): void {
   const nid = c.instanceNode(e.instance, e.function, e.ts);
-  c.w.mergeAttrs(nid, { hostname: e.hostname, mode: e.mode, fprocess: e.fprocess, watchdogPid: e.pid, containerId: e.containerId, startedAt: e.ts });
+  c.w.mergeAttrs(nid, { hostname: e.hostname, mode: e.mode, fprocess: e.fprocess, watchdogPid: e.pid, containerId: e.containerId, egressProxy: e.egressProxy, startedAt: e.ts });
 }
 
 export function onInstanceStop(c: Context, e: InstanceStopEvent): void {
@@ -75,6 +76,7 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     ...(e.source === 'proxy' ? { pid: e.pid, lineage: e.lineage, claimedInvocation: e.claimedInvocation, ...level } : {}),
   });
   c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: level });
+  if (e.source === 'proxy' && e.pid != null) onProxyMessage(c, e.instance, e.pid, e.ts, msg);
   const alts = alternatives(c, e, actor);
   for (const alt of alts) c.w.edge({ src: msg, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: { alternative: true } });
   // A callee's answer reaches the caller when the call completes (the proxy stamps the start and

@@ -53,6 +53,22 @@ export class Context {
     return this.w.node({ id: nodeId.invocation(invocation), kind: 'invocation', label: `${fn} ${invocation.slice(-8)}`, time: ts, instance, invocation, attrs: { function: fn, instance } });
   }
 
+  private readonly instanceAttrs = new Map<string, Record<string, unknown>>();
+  /** An attribute of an instance's node (from its instance.start), read once per update. */
+  instanceAttr(instance: string, name: string): string | undefined {
+    let attrs = this.instanceAttrs.get(instance);
+    if (!attrs) {
+      const nid = this.w.lookup(nodeId.instance(instance));
+      const row = nid === undefined ? undefined : this.sql<[number], { attrs: string }>(`SELECT attrs FROM graph_nodes WHERE nid = ?`).get(nid);
+      if (!row) return undefined;
+      attrs = JSON.parse(row.attrs) as Record<string, unknown>;
+      // Only cache what instance.start has filled in; a bare node may learn it later.
+      if (attrs.startedAt !== undefined) this.instanceAttrs.set(instance, attrs);
+    }
+    const v = attrs[name];
+    return typeof v === 'string' ? v : undefined;
+  }
+
   proc(instance: string, pid: number): ProcRow | undefined {
     return this.q.proc.get(instance, pid);
   }

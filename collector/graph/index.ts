@@ -39,7 +39,7 @@ export function updateGraph(db: DB, opts: { chunk?: number; maxChunks?: number }
 /** Drops the derived graph and builds it again from the raw events. */
 export function rebuildGraph(db: DB): { events: number } {
   db.transaction(() => {
-    for (const t of ['graph_edges', 'graph_nodes', 'graph_state', 'graph_invocations', 'graph_calls', 'graph_files', 'graph_file_counters', 'graph_procs']) {
+    for (const t of ['graph_edges', 'graph_nodes', 'graph_state', 'graph_invocations', 'graph_calls', 'graph_files', 'graph_file_counters', 'graph_procs', 'graph_proxy_socks', 'graph_proxy_msgs']) {
       db.exec(`DELETE FROM ${t}`);
     }
   }).immediate();

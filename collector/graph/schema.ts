@@ -89,4 +89,12 @@ export const GRAPH_MIGRATIONS: readonly string[] = [
   ALTER TABLE graph_calls ADD COLUMN level TEXT;
   ALTER TABLE graph_calls ADD COLUMN also_in TEXT;
   `,
+  // A function's connections to its own egress proxy (from audit) and the calls the proxy recorded
+  // (with the connecting pid), so each call's message is joined with the kernel's connect.
+  `
+  CREATE TABLE graph_proxy_socks (instance TEXT NOT NULL, pid INTEGER NOT NULL, ts INTEGER NOT NULL, nid INTEGER NOT NULL);
+  CREATE INDEX graph_proxy_socks_pid ON graph_proxy_socks(instance, pid, ts);
+  CREATE TABLE graph_proxy_msgs (instance TEXT NOT NULL, pid INTEGER NOT NULL, ts INTEGER NOT NULL, nid INTEGER NOT NULL);
+  CREATE INDEX graph_proxy_msgs_pid ON graph_proxy_msgs(instance, pid, ts);
+  `,
 ];

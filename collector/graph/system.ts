@@ -10,6 +10,7 @@ import type { AppFileEvent, AppModuleEvent, AppSpawnEvent, AuditPathT, SyscallEv
 import type { Context } from './context';
 import { endpointName, nodeId, type Evidence, type Trust } from './model';
 import type { Level } from '../../events/attribution';
+import { egressProxyOf, onProxySocket } from './proxy-join';
 
 interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number; alsoIn?: string[]; attribution?: Level; basis?: string; contradiction?: string }
 
@@ -243,6 +244,12 @@ function socket(c: Context, e: SyscallEvent, actor: number, syscall: string, rem
     c.w.edge({ src: alt, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, alternative: true } });
   }
   if (syscall === 'bind') return;
+  // The function's own egress proxy is no outside endpoint: the call's message (joined here)
+  // names where it really went.
+  if (syscall === 'connect' && remote === egressProxyOf(c, e.instance)) {
+    c.w.mergeAttrs(sock, { egressProxy: true });
+    return onProxySocket(c, e.instance, e.pid, e.ts, sock);
+  }
   const r = c.w.node({ id: nodeId.remote(remote), kind: 'remote', label: remote, time: e.ts, attrs: { endpoint: remote, family } });
   c.w.edge({ src: sock, dst: r, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });
   c.w.edge({ src: r, dst: sock, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });

@@ -157,13 +157,14 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
 }
 
 /**
- * The root cause is chosen by evidence: the surest path first (its weakest attribution), then an
- * external request over a remote endpoint, then the earliest.
+ * The root cause is chosen by evidence: an external request over a remote endpoint (the endpoint
+ * a walk starts from is always reached, and exactly), then the surest path (its weakest
+ * attribution), then the earliest.
  */
 function rootCause(roots: string[], levels: Record<string, Level>, byId: Map<string, { kind: string; time?: number }>): string | undefined {
   const rank = (id: string) => {
     const n = byId.get(id)!;
-    return [LEVELS.indexOf(levels[id]), n.kind === 'request' ? 0 : 1, n.time ?? NO_LIMIT] as const;
+    return [n.kind === 'request' ? 0 : 1, LEVELS.indexOf(levels[id]), n.time ?? NO_LIMIT] as const;
   };
   return [...roots].sort((a, b) => {
     const ra = rank(a), rb = rank(b);

@@ -248,3 +248,74 @@ describe('incremental updates', () => {
     }
   });
 });
+
+describe('attribution levels in the graph (issue 14)', () => {
+  let w: World;
+  beforeEach(() => (w = new World()));
+  afterEach(() => w.close());
+
+  test('a call through the egress proxy is one message with the kernel\'s connect, and the proxy is no outside root', () => {
+    const A = `fn-${randomBytes(3).toString('hex')}`;
+    w.emit({ kind: 'instance.start', instance: A, function: 'fn', pid: 300, hostname: A, mode: 'http', egressProxy: '127.0.0.1:41000' });
+    const inv = w.start('fn', A);
+    // The request spawns curl, which connects to the proxy; the proxy records the call with curl's pid.
+    w.syscall(A, 'fn', inv.id, { syscall: 'clone', pid: 300, exit: 777 });
+    w.syscall(A, 'fn', inv.id, { syscall: 'execve', pid: 777, ppid: 300, comm: 'curl', exe: '/usr/bin/curl', argv: ['curl', 'http://10.9.9.9/x'], paths: [] });
+    const conn = w.syscall(A, 'fn', inv.id, { syscall: 'connect', pid: 777, ppid: 300, comm: 'curl', exe: '/usr/bin/curl', sockaddr: { family: 'inet', address: '127.0.0.1', port: 41000 } });
+    w.emit({
+      kind: 'http.out', instance: A, function: 'fn', invocation: inv.id, method: 'POST', url: 'http://203.0.113.5:8080/x', host: '203.0.113.5', port: 8080,
+      status: 200, traceId: inv.traceId, spanId: randomBytes(8).toString('hex'), evidence: 'confirmed', source: 'proxy', pid: 777, lineage: [777, 300], attribution: 'exact', basis: 'lineage',
+    });
+    w.end(inv);
+    updateGraph(w.db);
+    const r = traceBack(w.db, 'remote:203.0.113.5:8080');
+    expect(r.nodes.map((n) => n.id)).toContain(`sock:${conn.id}`);
+    expect(r.roots).not.toContain('remote:127.0.0.1:41000');
+    expect(r.nodes.map((n) => n.id)).not.toContain('remote:127.0.0.1:41000');
+    expect(r.roots).toContain(`req:${inv.id}`);
+    expect(r.pathLevel).toBe('exact');
+    const msg = r.nodes.find((n) => n.kind === 'message')!;
+    expect(msg.attributes).toMatchObject({ seenBy_syscall: true, pid: 777 });
+    // The message is curl's, curl is the request's.
+    const gen = r.edges.find((e) => e.from === msg.id && e.relation === 'wasGeneratedBy')!;
+    expect(r.nodes.find((n) => n.id === gen.to)!.kind).toBe('process');
+  });
+
+  test('a process born by a guess is linked to every candidate, and the trace says the root cause rests on a guess', () => {
+    const A = w.instance('fn');
+    const a = w.start('fn', A);
+    const b = w.start('fn', A);
+    w.syscall(A, 'fn', b.id, { syscall: 'clone', pid: 100, exit: 555, alsoIn: [a.id], attribution: 'guess', basis: 'time' });
+    const out = w.syscall(A, 'fn', b.id, { syscall: 'connect', pid: 555, ppid: 100, attribution: 'guess', basis: 'lineage', alsoIn: [a.id], sockaddr: { family: 'inet', address: '198.51.100.7', port: 443 } });
+    w.end(a);
+    w.end(b);
+    updateGraph(w.db);
+    const r = traceBack(w.db, `sock:${out.id}`);
+    expect(r.roots).toEqual(expect.arrayContaining([`req:${a.id}`, `req:${b.id}`]));
+    expect(r.pathLevel).toBe('guess');
+    expect(r.otherCandidates!.length).toBe(1);
+    expect([r.path![r.path!.length - 1], ...r.otherCandidates!].sort()).toEqual([`req:${a.id}`, `req:${b.id}`].sort());
+  });
+
+  test('the root cause is chosen by evidence: an exact path beats an earlier request reached only by a guess', () => {
+    const A = w.instance('fn');
+    const early = w.start('fn', A);
+    const late = w.start('fn', A);
+    // The same file is written by the late request exactly and, by a guess, possibly by the early one.
+    w.syscall(A, 'fn', late.id, { syscall: 'openat', pid: 100, paths: [{ name: '/tmp/f', nametype: 'CREATE', inode: 9 }] });
+    w.syscall(A, 'fn', late.id, { syscall: 'openat', pid: 100, paths: [{ name: '/tmp/g', nametype: 'CREATE', inode: 10 }], alsoIn: [early.id], attribution: 'guess', basis: 'time' });
+    w.end(early);
+    w.end(late);
+    const c = w.start('fn', A);
+    w.syscall(A, 'fn', c.id, { syscall: 'clone', pid: 100, exit: 901 });
+    w.syscall(A, 'fn', c.id, { syscall: 'execve', pid: 901, ppid: 100, argv: ['sh', '/tmp/f', '/tmp/g'], paths: [] });
+    const out = w.syscall(A, 'fn', c.id, { syscall: 'connect', pid: 901, ppid: 100, sockaddr: { family: 'inet', address: '198.51.100.8', port: 80 } });
+    w.end(c);
+    updateGraph(w.db);
+    const r = traceBack(w.db, `sock:${out.id}`);
+    expect(r.roots).toEqual(expect.arrayContaining([`req:${early.id}`, `req:${late.id}`, `req:${c.id}`]));
+    expect(r.rootLevels![`req:${early.id}`]).toBe('guess');
+    expect(r.pathLevel).toBe('exact');
+    expect(r.path![r.path!.length - 1]).not.toBe(`req:${early.id}`);
+  });
+});

@@ -150,6 +150,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
         hostname: host,
         mode: info.mode,
         fprocess: info.fprocess || undefined,
+        egressProxy: `127.0.0.1:${egress.port}`,
       });
     },
     claims: forkMode ? undefined : (stream) => claimLog.read(stream),
