@@ -47,7 +47,9 @@ var SLACK = Number(document.getElementById('slack').textContent);
 var COLORS = JSON.parse(document.getElementById('colors').textContent);
 var byId = {}; G.nodes.forEach(function(n){ byId[n.id] = n; });
 var els = G.nodes.map(function(n){ return { group:'nodes', data:{ id:n.id, label:n.label, kind:n.kind, color:COLORS[n.kind]||'#999', flagged: n.attributes && n.attributes.flagged ? 1 : 0 } }; });
-G.edges.forEach(function(e, i){ els.push({ group:'edges', data:{ id:'e'+i, source:e.from, target:e.to, label:e.relation + (e.trust ? ' ('+e.trust+')' : ''), trust:e.trust||'', idx:i } }); });
+// How sure the edge's attribution is, as collector/graph/trace.ts edgeLevel() says.
+function level(e){ var a = e.attributes || {}; if (a.alternative || a.alsoIn || e.trust === 'guess' || a.level === 'guess') return 'guess'; if (e.trust === 'claimed' || a.level === 'claimed') return 'claimed'; if (a.level === 'corroborated') return 'corroborated'; return 'exact'; }
+G.edges.forEach(function(e, i){ var l = level(e); els.push({ group:'edges', data:{ id:'e'+i, source:e.from, target:e.to, label:e.relation + (e.trust ? ' ('+e.trust+')' : '') + (l !== 'exact' ? ' ['+l+']' : ''), trust:e.trust||'', level:l, idx:i } }); });
 var big = G.nodes.length > 400;
 // A force-directed layout (Cytoscape's own cose): a provenance graph has many roots (requests,
 // files, remotes), and a breadth-first layout put them all, and so most nodes, in one long row.
@@ -61,6 +63,8 @@ var cy = window.cy = cytoscape({
     { selector:'edge[trust = "confirmed"]', style:{ 'line-color':'#2a2', 'target-arrow-color':'#2a2' } },
     { selector:'edge[trust = "claimed"]', style:{ 'line-color':'#e90', 'target-arrow-color':'#e90', 'line-style':'dashed' } },
     { selector:'edge[trust = "flagged"]', style:{ 'line-color':'#d00', 'target-arrow-color':'#d00', 'line-style':'dotted', width:2 } },
+    { selector:'edge[level = "guess"]', style:{ 'line-color':'#86c', 'target-arrow-color':'#86c', 'line-style':'dotted' } },
+    { selector:'edge[level = "corroborated"]', style:{ 'line-style':'dashed' } },
     { selector:'.dim', style:{ opacity:0.15 } },
     { selector:'.hit', style:{ 'border-width':2, 'border-color':'#000', width:18, height:18 } },
     { selector:':selected', style:{ 'border-width':4, 'border-color':'#f0f' } }

@@ -43,6 +43,14 @@ export function listEvents(db: DB, f: EventFilter = {}): Array<Record<string, un
   return out;
 }
 
+/** How sure the event's invocation is, when not exact (events/attribution.ts): the same words trace uses. */
+function levelNote(e: Record<string, any>): string {
+  if (e.alsoIn?.length) return ` [by time: or ${e.alsoIn.join(', ')}]`;
+  const why = e.contradiction ? `: ${e.contradiction}` : '';
+  if (e.attribution === 'claimed' || e.attribution === 'corroborated') return ` [${e.attribution} by ${e.basis ?? 'the function'}${why}]`;
+  return why ? ` [${why.slice(2)}]` : '';
+}
+
 /** One short line of an event's distinctive fields, for the table view. */
 export function summarize(e: Record<string, any>): string {
   switch (e.kind) {
@@ -51,7 +59,7 @@ export function summarize(e: Record<string, any>): string {
     case 'invocation.end':
       return `#${e.seq} ${e.status} ${e.durationMs}ms req ${e.reqBytes}B res ${e.resBytes}B`;
     case 'http.out':
-      return `${e.method} ${e.url}${e.callee ? ` (-> ${e.callee})` : ''} ${e.status ?? e.error ?? ''} ${e.evidence}/${e.source}`;
+      return `${e.method} ${e.url}${e.callee ? ` (-> ${e.callee})` : ''} ${e.status ?? e.error ?? ''} ${e.evidence}/${e.source}${e.pid ? ` pid ${e.pid}` : ''}${levelNote(e)}`;
     case 'instance.start':
       return `pid ${e.pid} ${e.mode} ${e.fprocess ?? ''}`;
     case 'instance.stop':
@@ -63,8 +71,7 @@ export function summarize(e: Record<string, any>): string {
     case 'app.spawn':
       return `${e.command} ${JSON.stringify(e.argv)}`;
     case 'syscall':
-      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}${
-        e.alsoIn ? ` [by time: or ${e.alsoIn.join(', ')}]` : ''}`;
+      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}${levelNote(e)}`;
     case 'source.stats':
       return JSON.stringify(e.counters);
     default:

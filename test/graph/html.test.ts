@@ -74,3 +74,30 @@ maybe('click a node, see its attributes, walk backward to request one', async ()
   expect(count).toBeGreaterThan(10);
   expect(requests.every((u) => u.startsWith('file://'))).toBe(true);
 }, 60000);
+
+maybe('an act attributed by a guess is drawn as one, with its level in the label', async () => {
+  const g = new World();
+  try {
+    const A = g.instance('fn');
+    const a = g.start('fn', A);
+    const b = g.start('fn', A);
+    g.syscall(A, 'fn', b.id, { syscall: 'openat', pid: 100, paths: [{ name: '/tmp/either', nametype: 'CREATE', inode: 5 }], alsoIn: [a.id], attribution: 'guess', basis: 'time' });
+    g.end(a);
+    g.end(b);
+    const page = join(g.dir, 'levels.html');
+    execFileSync(process.execPath, [ALASTOR, 'graph', 'export', '--db', g.file, '--format', 'html', '--out', page]);
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const tab = await browser.newPage();
+    await tab.goto(`file://${page}`);
+    await tab.waitForSelector('body[data-ready="1"]', { timeout: 20000 });
+    const guessed = await tab.evaluate(() => (globalThis as any).cy.edges('[level = "guess"]').map((e: any) => [e.data('label'), e.style('line-style')]));
+    // The write to each candidate: the named one and the alternative.
+    expect(guessed.length).toBe(2);
+    for (const [label, style] of guessed) {
+      expect(label).toMatch(/^wasGeneratedBy.*\[guess\]$/);
+      expect(style).toBe('dotted');
+    }
+  } finally {
+    g.close();
+  }
+}, 60000);
