@@ -14,6 +14,7 @@ import { startGateway, type Gateway } from './gateway';
 import { stackKey, type StackKey } from './key';
 import { layoutFunction } from './layout';
 import { parseStackFile, type Stack } from './parse';
+import { concurrencyWarning } from './exactness';
 import { findTemplate } from './template';
 
 export interface StackOptions {
@@ -194,6 +195,12 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
   // Lay everything out before starting anything, so a bad handler fails fast.
   const templates = stack.functions.map((fn) => findTemplate(fn.lang, stack.dir, root));
   const laid = stack.functions.map((fn, i) => layoutFunction(fn, templates[i], join(stateDir, 'build'), root, log));
+  if (provenance) {
+    for (const [i, fn] of stack.functions.entries()) {
+      const warning = concurrencyWarning(fn, templates[i]);
+      if (warning) log(`warning: ${warning}`);
+    }
+  }
 
   // Each function's TMPDIR (its container's /tmp) lives under the system temp folder, where the
   // audit layer also records reads: a planted file is a file in /tmp.
