@@ -84,7 +84,9 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
    * waits for it a little (off the request's path) and says what is known then.
    */
   async function settle(facts: CallFacts, first: Owner): Promise<Owner> {
-    const pending = () => facts.peer !== undefined && facts.peer.pid !== ctx.upstreamPid && first.basis !== 'lineage' && o.birthsExpected();
+    // Only a process the http upstream spawned can still learn its birth from audit.
+    const up = ctx.upstreamPid;
+    const pending = () => facts.peer !== undefined && up !== undefined && facts.peer.pid !== up && facts.peer.lineage.includes(up) && first.basis !== 'lineage' && o.birthsExpected();
     if (!pending()) return first;
     for (let waited = 0; waited < BIRTH_WAIT_MS; waited += BIRTH_POLL_MS) {
       await new Promise((r) => setTimeout(r, BIRTH_POLL_MS).unref());
