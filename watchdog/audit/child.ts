@@ -6,7 +6,7 @@ import type { AlastorEvent } from '../../events/schema';
 import { Windows, ProcessTree } from './attribute';
 import { statsEvent, toSyscallEvent } from './emit';
 import type { AuditEvent } from './event';
-import type { ChildConfig, FromChild, ToChild } from './ipc';
+import { safeSend, type ChildConfig, type FromChild, type ToChild } from './ipc';
 import { LiveAudit } from './live';
 
 const TICK_MS = 100;
@@ -15,8 +15,10 @@ const HOLD_MS = 150;
 const MAX_BATCH = 500;
 const STATS_EVERY_MS = 10000;
 
+let sendErrors = 0;
 function send(m: FromChild): void {
-  if (process.connected) process.send!(m);
+  // The parent may be gone already (a watchdog whose function died at start-up exits within 2 s).
+  safeSend(process, m, () => sendErrors++);
 }
 
 export async function runAuditChild(): Promise<void> {
@@ -76,7 +78,7 @@ export async function runAuditChild(): Promise<void> {
   let lastStats = '';
   const sendStats = async (force: boolean) => {
     const counters: Record<string, number> = {};
-    for (const [k, v] of Object.entries(live.counters())) counters[`audit.${k}`] = v;
+    for (const [k, v] of Object.entries({ ...live.counters(), sendErrors })) counters[`audit.${k}`] = v;
     counters['audit.kernelLost'] = await live.lostSinceStart();
     const sig = JSON.stringify(counters);
     if (!force && sig === lastStats) return;

@@ -4,7 +4,7 @@
 // finished events. If the child dies, its rules are removed from here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AlastorEvent } from '../../events';
-import type { FromChild, ToChild } from './ipc';
+import { safeSend, type FromChild, type ToChild } from './ipc';
 import { makeKey, removeRules } from './rules';
 
 export interface AuditTailerOptions {
@@ -50,9 +50,7 @@ export async function startAuditTailer(opts: AuditTailerOptions): Promise<AuditT
   let stopped = false;
   let cleanExit = false;
   let cleanup: Promise<unknown> = Promise.resolve();
-  const send = (m: ToChild) => {
-    if (child.connected) child.send(m);
-  };
+  const send = (m: ToChild) => safeSend(child, m);
 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {

@@ -25,3 +25,22 @@ export type FromChild =
   | { t: 'events'; events: AlastorEvent[] }
   | { t: 'log'; line: string }
   | { t: 'stopped' };
+
+/**
+ * Sends over an IPC channel that may close at any moment (the other side exits, e.g. a watchdog
+ * whose function died at start-up): a closed channel drops the message instead of throwing, and a
+ * write error (EPIPE when the peer is gone but its end-of-file is not read yet) goes to the callback
+ * rather than becoming an unhandled 'error' event that kills the process. Returns false if dropped.
+ */
+export function safeSend<M>(target: { connected: boolean; send?(m: M, cb?: (err: Error | null) => void): boolean }, m: M, onError?: (err: Error) => void): boolean {
+  if (!target.connected || !target.send) return false;
+  try {
+    target.send(m, (err) => {
+      if (err) onError?.(err);
+    });
+    return true;
+  } catch (err) {
+    onError?.(err as Error);
+    return false;
+  }
+}
