@@ -179,7 +179,8 @@ maybe('live audit tailer (real auditd)', () => {
     const stats = events.filter((e) => e.kind === 'source.stats');
     expect(stats.length).toBeGreaterThan(0);
     const last = stats[stats.length - 1] as AlastorEvent & { counters: Record<string, number> };
-    expect(last.counters['audit.syscallEvents']).toBe(syscalls().length);
+    // Every decoded event is sent, but for clone3s of threads that had exited before they were read.
+    expect(last.counters['audit.syscallEvents'] - last.counters['audit.lateThreadClones']).toBe(syscalls().length);
     expect(last.counters['audit.garbageLines']).toBe(0);
     expect(last.counters['audit.rotations']).toBeGreaterThanOrEqual(1);
   });

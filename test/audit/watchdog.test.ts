@@ -33,6 +33,8 @@ interface Sys {
   sockaddr?: { family: string; address?: string; port?: number };
   outsideInvocation?: boolean;
   alsoIn?: string[];
+  attribution?: string;
+  basis?: string;
 }
 
 maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
@@ -101,9 +103,10 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
     for (const [i, id] of ids.entries()) {
       const file = `${fn}-${i === 0 ? 'one' : 'two'}.txt`;
       const create = all.find((e) => e.paths.some((p) => p.name.endsWith(file) && p.nametype === 'CREATE'))!;
-      expect(create).toMatchObject({ syscall: 'openat', invocation: id });
+      // Fork modes: the forked process is born in its request; http mode: one request in flight at a time.
+      expect(create).toMatchObject({ syscall: 'openat', invocation: id, attribution: 'exact', basis: mode === 'http' ? 'window' : 'fork' });
       const sh = all.find((e) => e.syscall === 'execve' && e.argv?.[2] === `cat ${file} > /dev/null`)!;
-      expect(sh).toMatchObject({ argv: ['sh', '-c', `cat ${file} > /dev/null`], invocation: id, ppid: create.pid });
+      expect(sh).toMatchObject({ argv: ['sh', '-c', `cat ${file} > /dev/null`], invocation: id, ppid: create.pid, attribution: 'exact', basis: 'lineage' });
       const cat = all.find((e) => e.syscall === 'execve' && e.ppid === sh.pid)!;
       expect(cat).toMatchObject({ argv: ['cat', file], invocation: id });
       const connect = all.find((e) => e.syscall === 'connect' && e.pid === create.pid && e.sockaddr?.port === port && e.invocation === id);
@@ -144,11 +147,12 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
       const evs = (await syscalls()).filter((e) => e.function === fn);
       return createOf(evs, `${fn}-a.txt`) && createOf(evs, `${fn}-b.txt`) ? evs : undefined;
     }, 20000, `${fn}: both creates in the store`);
-    // B's create: both windows contain it and one pid serves both; the later start is named, A is listed.
-    expect(createOf(all, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA] });
+    // B's create: both windows contain it and one pid serves both; the later start is named, A is
+    // listed, and the level says it is a guess.
+    expect(createOf(all, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA], attribution: 'guess', basis: 'time' });
     // A's create comes after B ended: only A's window holds it, an exact attribution.
     const createA = createOf(all, `${fn}-a.txt`)!;
-    expect(createA.invocation).toBe(idA);
+    expect(createA).toMatchObject({ invocation: idA, attribution: 'exact', basis: 'window' });
     expect(createA.alsoIn).toBeUndefined();
     // Asked for A's events, the store also gives what might have been A's, marked as such.
     const ofA = await c.cli(['events', '--invocation', idA, '--kind', 'syscall', '--json']);

@@ -1,246 +1,137 @@
-// Which audited processes belong to the function, and which invocation each event belongs to.
+// Which invocation each event belongs to, and how sure that is (events/attribution.ts).
 //
-// The tree: the root (the watchdog) and every process descending from it, learned from the
-// events themselves: a successful clone/fork/vfork names the child's pid in its exit value, and
-// every SYSCALL record carries ppid, so a child whose clone event was not seen (or is still being
-// assembled) is adopted from its first event. exit_group retires a pid (after a grace period, so
-// late records of the same process still count) so a reused pid is not mistaken for ours.
-// Excluded subtrees (the tailer itself and the auditctl it runs) are never reported.
+// A born process (births.ts) acts for the invocation it was born in, at its birth's level, even
+// after that invocation ended: process lineage is the kernel's own record. Only processes without
+// a birth (the http upstream, which serves every request, or a process started outside every
+// invocation) are judged by time and claims:
+//   - candidates: every window that fits the event's time (windows.ts), slack included;
+//   - a claim of the function's instrumentation that matches the event (claim-index.ts) and names
+//     a candidate: that invocation, corroborated; matching claims naming several invocations: a
+//     guess among them; a claim naming an invocation that was not in flight (a timer of an ended
+//     request, or a lie): claimed, with the contradiction said;
+//   - no claim: one candidate is exact, several are a guess (the others in alsoIn), none leaves
+//     the event with the instance (outsideInvocation).
+// THE INVARIANT: a wrong invocation may be named only at the guess level, with the right one among
+// the candidates. Time alone is therefore never exact when two windows fit, however they fit.
 //
-// Windows: each invocation is open from its start to its end on the instance. An event belongs to
-// the invocation whose window contains its time and, when the window names a pid (the forked
-// process, or the http upstream), whose pid is the event's process or an ancestor of it. Audit
-// stamps events with a coarse clock (one scheduler tick behind), so a window's start is widened by
-// a few ms, but a window that contains the time exactly is preferred. An event in no window stays
-// with the instance, flagged outsideInvocation: that is where a process planted by an earlier
-// invocation shows up.
-//
-// When several windows fit equally well (http mode with requests in flight together: one upstream
-// pid serves them all), time cannot tell them apart. The latest-started one is named, as before,
-// and the others are listed in alsoIn, so nobody mistakes the choice for evidence. max_inflight=1
-// makes every attribution exact.
-import { readdirSync, readFileSync } from 'node:fs';
+// A process creation also decides the child's birth: its parent's birth if it has one (lineage),
+// else the creation's own attribution.
+import type { Attributed, Level } from '../../events/attribution';
+import { Births, type Birth } from './births';
+import { ClaimIndex } from './claim-index';
 import type { AuditEvent } from './event';
-import { CLONE_LIKE } from './syscalls';
+import type { ProcessTree } from './tree';
+import { judge, type Attribution } from './verdict';
+import { START_SLACK_US, Windows } from './windows';
 
-const CLONE_THREAD = 0x10000;
-const RETIRE_AFTER_MS = 10000;
+export { ProcessTree } from './tree';
+export { Windows, START_SLACK_US } from './windows';
+export { judge } from './verdict';
 
-export class ProcessTree {
-  /** member pid -> its parent pid (the root maps to 0). */
-  readonly parent = new Map<number, number>();
-  private readonly excluded = new Set<number>();
-  private readonly retiring = new Map<number, number>();
+export type { Attribution } from './verdict';
+
+export interface AttributorCounters {
+  births: number;
+  corroborated: number;
+  claimedOnly: number;
+  guesses: number;
+}
+
+export class Attributor {
+  readonly births = new Births();
+  readonly claims = new ClaimIndex();
+  readonly counters: AttributorCounters = { births: 0, corroborated: 0, claimedOnly: 0, guesses: 0 };
 
   constructor(
-    readonly rootPid: number,
-    opts: { exclude?: number[]; includeRoot?: boolean } = {},
+    readonly tree: ProcessTree,
+    readonly windows: Windows = new Windows(),
   ) {
-    this.parent.set(rootPid, 0);
-    for (const p of opts.exclude ?? []) this.excluded.add(p);
-    this.includeRoot = opts.includeRoot === true;
-  }
-
-  private readonly includeRoot: boolean;
-
-  has(pid: number): boolean {
-    return this.parent.has(pid);
-  }
-
-  /** Adds the root's current descendants from /proc (processes started before the tailer). */
-  seedFromProc(procDir = '/proc'): void {
-    const ppidOf = new Map<number, number>();
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(procDir);
-    } catch {
-      return;
-    }
-    for (const name of entries) {
-      const pid = Number(name);
-      if (!(pid > 0)) continue;
-      try {
-        const stat = readFileSync(`${procDir}/${pid}/stat`, 'latin1');
-        // pid (comm) state ppid ...: comm may hold spaces and parens, so split after the last ')'.
-        const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ppidOf.set(pid, Number(rest[1]));
-      } catch {
-        /* exited meanwhile */
-      }
-    }
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [pid, ppid] of ppidOf) {
-        if (this.parent.has(pid) || this.excluded.has(pid)) continue;
-        if (this.excluded.has(ppid)) {
-          this.excluded.add(pid);
-          grew = true;
-        } else if (this.parent.has(ppid)) {
-          this.parent.set(pid, ppid);
-          grew = true;
-        }
-      }
-    }
+    const prev = tree.onRetire;
+    tree.onRetire = (pid) => {
+      prev?.(pid);
+      this.births.retire(pid);
+    };
   }
 
   /**
-   * Updates the tree with one event (from its SYSCALL record alone) and says whether to report it.
-   * `nowMs` is the event's audit time in ms.
+   * The watchdog names the process serving an invocation (setPid). In fork modes that is the
+   * process forked for it: born in it, exact. The watchdog says the same of the http upstream,
+   * which serves every request and was born before any: that is no birth. Returns the fork birth.
    */
-  observe(ev: AuditEvent): boolean {
-    const pid = ev.pid;
-    if (this.excluded.has(pid)) return false;
-    if (this.excluded.has(ev.ppid) && !this.parent.has(pid)) {
-      this.excluded.add(pid);
-      return false;
-    }
-    let member = this.parent.has(pid);
-    if (!member && this.parent.has(ev.ppid)) {
-      this.parent.set(pid, ev.ppid);
-      member = true;
-    }
-    if (!member) return false;
-    const evMs = ev.ts / 1000;
-    if (CLONE_LIKE.has(ev.syscall) && ev.success && ev.exit > 0) {
-      const thread = ev.syscall === 'clone' && ev.a0 !== undefined && (parseInt(ev.a0, 16) & CLONE_THREAD) !== 0;
-      if (!thread) {
-        this.parent.set(ev.exit, pid);
-        this.retiring.delete(ev.exit);
-      }
-    } else if (ev.syscall === 'exit_group' && pid !== this.rootPid) {
-      this.retiring.set(pid, evMs);
-    }
-    this.retire(evMs);
-    return pid !== this.rootPid || this.includeRoot;
+  servedBy(invocation: string, pid: number): Birth | undefined {
+    const w = this.windows.get(invocation);
+    if (!w) return undefined;
+    const shared = w.pidAtStart === true || this.windows.sharedPid(pid, invocation);
+    this.windows.setPid(invocation, pid);
+    if (shared || this.tree.preexisting(pid)) return undefined;
+    // Created (and attributed) before the request began: not forked for it.
+    const known = this.births.get(pid);
+    if (known && known.basis !== 'fork' && known.tsUs < w.startUs - START_SLACK_US) return undefined;
+    return this.births.forked(pid, invocation, w.startUs);
   }
 
-  /** Excludes a pid and everything it starts (the tailer child). */
-  exclude(pid: number): void {
-    this.excluded.add(pid);
-    this.parent.delete(pid);
+  /**
+   * Attributes a batch of events, oldest first, and returns the births decided on the way.
+   * Creations go first: a child's first records can precede its parent's clone record in the log
+   * (the clone is written when the parent returns), and the child's events depend on its birth.
+   */
+  attributeAll(evs: AuditEvent[]): { verdicts: Attribution[]; births: Birth[] } {
+    const births: Birth[] = [];
+    const verdicts: Attribution[] = new Array(evs.length);
+    for (let i = 0; i < evs.length; i++) {
+      const ev = evs[i];
+      if (ev.creates !== 'process') continue;
+      verdicts[i] = this.attribute(ev, births);
+      const b = this.births.created(this.childBirth(ev.pid, ev.exit, ev.ts, verdicts[i]));
+      if (b) births.push(b);
+    }
+    for (let i = 0; i < evs.length; i++) verdicts[i] ??= this.attribute(evs[i], births);
+    for (const v of verdicts) {
+      if (v.attribution === 'corroborated') this.counters.corroborated++;
+      else if (v.attribution === 'claimed') this.counters.claimedOnly++;
+      else if (v.attribution === 'guess') this.counters.guesses++;
+    }
+    this.counters.births += births.length;
+    return { verdicts, births };
   }
 
-  /** True when `ancestor` is pid itself or one of its ancestors in the tree. */
-  descends(pid: number, ancestor: number): boolean {
-    for (let p = pid, hops = 0; p > 0 && hops < 4096; hops++) {
-      if (p === ancestor) return true;
-      const up = this.parent.get(p);
-      if (up === undefined) return false;
-      p = up;
-    }
-    return false;
+  /** One event's verdict; a process seen for the first time may get its birth decided here. */
+  attribute(ev: { ts: number; pid: number } & Partial<AuditEvent>, births: Birth[] = []): Attribution {
+    const b = this.birthOf(ev.pid, ev.ts, births);
+    if (b?.invocation !== undefined) return fromBirth(b, b.basis === 'fork' ? 'fork' : 'lineage');
+    const claims = ev.syscall ? this.claims.matching(ev as AuditEvent) : [];
+    return judge(this.windows.candidates(ev.ts, ev.pid, this.tree), claims, ev.ts);
   }
 
-  private retire(nowMs: number): void {
-    if (this.retiring.size === 0) return;
-    for (const [pid, at] of this.retiring) {
-      if (nowMs - at < RETIRE_AFTER_MS) continue;
-      this.retiring.delete(pid);
-      this.parent.delete(pid);
-    }
+  /**
+   * A member's birth; for a process first seen through its own records (its clone not read yet,
+   * or lost), decided now from its parent as its clone would have been.
+   */
+  private birthOf(pid: number, ts: number, births: Birth[]): Birth | undefined {
+    const known = this.births.get(pid);
+    if (known || this.tree.preexisting(pid)) return known;
+    const ppid = this.tree.parent.get(pid);
+    if (ppid === undefined || ppid === 0) return undefined;
+    const made = this.attribute({ ts, pid: ppid, syscall: 'clone', success: true, exit: pid, paths: [] }, births);
+    const b = this.births.created(this.childBirth(ppid, pid, ts, made));
+    if (b) births.push(b);
+    return b;
+  }
+
+  private childBirth(parent: number, child: number, ts: number, creation: Attribution): Birth {
+    const pb = this.births.get(parent);
+    // Born of a born parent: its birth, by lineage. Else the creation's own verdict.
+    const from: Attributed = pb?.invocation !== undefined ? { ...pb, basis: 'lineage' } : creation;
+    if (from.invocation === undefined) return { pid: child, attribution: 'exact', basis: 'window', tsUs: ts };
+    const b: Birth = { pid: child, invocation: from.invocation, attribution: from.attribution as Level, basis: from.basis!, tsUs: ts };
+    if (from.alsoIn?.length) b.alsoIn = from.alsoIn;
+    return b;
   }
 }
 
-export interface Window {
-  invocation: string;
-  startUs: number;
-  endUs?: number;
-  pid?: number;
-}
-
-/** Audit's clock is coarse: one tick (4 ms at HZ=250, 10 ms at HZ=100) behind the real time. */
-export const START_SLACK_US = 10000;
-/** Ended windows are kept this long for late events (audit lags by well under a second). */
-const KEEP_ENDED_US = 60e6;
-
-export interface Attribution {
-  invocation?: string;
-  outsideInvocation: boolean;
-  /** Other invocations whose windows fit the event as well as the one named (a guess between them). */
-  alsoIn?: string[];
-}
-
-/**
- * The invocation windows of one instance. Ended windows are scanned newest first and the scan
- * stops once windows start too early to contain the event (the longest window seen bounds it), so
- * the cost per event stays small at thousands of requests per second; open ones are few (in flight).
- */
-export class Windows {
-  private readonly byId = new Map<string, Window>();
-  private readonly open = new Set<Window>();
-  /** Ended windows, by start time. */
-  private ended: Window[] = [];
-  private longestUs = 0;
-
-  start(w: { invocation: string; tsUs: number; pid?: number }): void {
-    const win: Window = { invocation: w.invocation, startUs: w.tsUs, pid: w.pid };
-    this.byId.set(w.invocation, win);
-    this.open.add(win);
-  }
-
-  setPid(invocation: string, pid: number): void {
-    const w = this.byId.get(invocation);
-    if (w) w.pid = pid;
-  }
-
-  end(w: { invocation: string; tsUs: number }): void {
-    const win = this.byId.get(w.invocation);
-    if (!win || !this.open.delete(win)) return;
-    win.endUs = w.tsUs;
-    this.longestUs = Math.max(this.longestUs, win.endUs - win.startUs);
-    // Keep `ended` sorted by start; windows end roughly in start order, so this is near the end.
-    let i = this.ended.length;
-    while (i > 0 && this.ended[i - 1].startUs > win.startUs) i--;
-    this.ended.splice(i, 0, win);
-  }
-
-  get size(): number {
-    return this.open.size + this.ended.length;
-  }
-
-  /** Drops windows that ended long before `nowUs`. */
-  prune(nowUs: number): void {
-    let drop = 0;
-    while (drop < this.ended.length && nowUs - this.ended[drop].endUs! > KEEP_ENDED_US) {
-      this.byId.delete(this.ended[drop].invocation);
-      drop++;
-    }
-    if (drop > 0) this.ended = this.ended.slice(drop);
-  }
-
-  attribute(ev: { ts: number; pid: number }, tree: ProcessTree): Attribution {
-    // Rank: a window bound to the event's process (or an ancestor) beats one without a pid, exact
-    // containment beats containment thanks to the slack, and then the latest start wins.
-    let best: Window | undefined;
-    let bestScore = -1;
-    let ties: Window[] = [];
-    const ts = ev.ts;
-    const consider = (w: Window) => {
-      if (w.endUs !== undefined && ts > w.endUs) return;
-      if (ts < w.startUs - START_SLACK_US) return;
-      let score = ts >= w.startUs ? 1 : 0;
-      if (w.pid !== undefined) {
-        if (!tree.descends(ev.pid, w.pid)) return;
-        score += 2;
-      }
-      if (score > bestScore) ties = [];
-      if (score >= bestScore) ties.push(w);
-      if (score > bestScore || (score === bestScore && w.startUs >= best!.startUs)) {
-        best = w;
-        bestScore = score;
-      }
-    };
-    for (const w of this.open) consider(w);
-    const earliest = ts - this.longestUs - START_SLACK_US;
-    for (let i = this.ended.length - 1; i >= 0; i--) {
-      const w = this.ended[i];
-      if (w.startUs < earliest) break;
-      consider(w);
-    }
-    if (!best) return { outsideInvocation: true };
-    const named = (best as Window).invocation;
-    if (ties.length < 2) return { invocation: named, outsideInvocation: false };
-    return { invocation: named, outsideInvocation: false, alsoIn: ties.filter((w) => w.invocation !== named).map((w) => w.invocation) };
-  }
+function fromBirth(b: Birth, basis: 'fork' | 'lineage'): Attribution {
+  const a: Attribution = { invocation: b.invocation, outsideInvocation: false, attribution: b.attribution, basis };
+  if (b.alsoIn?.length) a.alsoIn = b.alsoIn;
+  // A claimed birth carries its contradiction only on the creation itself; its acts say lineage.
+  return a;
 }

@@ -3,14 +3,18 @@
 // records never stalls a request. It owns its rules: on stop, on the parent's disappearance
 // (IPC disconnect) and on SIGTERM it removes them before exiting.
 import type { AlastorEvent } from '../../events/schema';
-import { Windows, ProcessTree } from './attribute';
+import { Attributor } from './attribute';
 import { statsEvent, toSyscallEvent } from './emit';
 import type { AuditEvent } from './event';
 import { safeSend, type ChildConfig, type FromChild, type ToChild } from './ipc';
 import { LiveAudit } from './live';
+import { ProcessTree } from './tree';
 
 const TICK_MS = 100;
-/** Events wait this long before attribution, so the window messages about their time have arrived. */
+/**
+ * Events wait this long before attribution, so the messages about their time have arrived: the
+ * window starts and ends, the forked pids, and the claims the function wrote about its acts.
+ */
 const HOLD_MS = 150;
 const MAX_BATCH = 500;
 const STATS_EVERY_MS = 10000;
@@ -39,10 +43,10 @@ export async function runAuditChild(): Promise<void> {
   const origin = { instance: cfg.instance, function: cfg.function };
   const tree = new ProcessTree(cfg.rootPid, { exclude: [process.pid], includeRoot: cfg.includeRoot });
   tree.seedFromProc();
-  const windows = new Windows();
+  const attributor = new Attributor(tree);
   let held: AuditEvent[] = [];
 
-  const live = new LiveAudit({
+  const live: LiveAudit = new LiveAudit({
     key: cfg.key,
     logPath: cfg.logPath,
     readDirs: cfg.readDirs,
@@ -53,32 +57,41 @@ export async function runAuditChild(): Promise<void> {
 
   process.on('message', (m: ToChild) => {
     if (!m || typeof m !== 'object') return;
-    if (m.t === 'start') windows.start(m);
-    else if (m.t === 'pid') windows.setPid(m.invocation, m.pid);
-    else if (m.t === 'end') windows.end(m);
+    if (m.t === 'start') attributor.windows.start(m);
+    else if (m.t === 'pid') {
+      const b = attributor.servedBy(m.invocation, m.pid);
+      if (b) send({ t: 'births', births: [b] });
+    }
+    else if (m.t === 'end') attributor.windows.end(m);
+    else if (m.t === 'claim') attributor.claims.add(m.claim);
     else if (m.t === 'stop') void shutdown('stop');
   });
 
   const flushHeld = (all: boolean) => {
     const cutoff = (Date.now() - HOLD_MS) * 1000;
-    const ready: AlastorEvent[] = [];
+    const ready: AuditEvent[] = [];
     const later: AuditEvent[] = [];
     for (const ev of held) {
-      if (!all && ev.ts > cutoff) {
-        later.push(ev);
-        continue;
-      }
-      const a = windows.attribute(ev, tree);
-      ready.push(toSyscallEvent(ev, origin, a));
+      if (!all && ev.ts > cutoff) later.push(ev);
+      // A clone3 whose child was gone when read: a process by now has records of its own.
+      else if (ev.creates !== 'unsure' || tree.settle(ev)) ready.push(ev);
     }
     held = later;
-    for (let i = 0; i < ready.length; i += MAX_BATCH) send({ t: 'events', events: ready.slice(i, i + MAX_BATCH) });
+    if (ready.length === 0) return;
+    const { verdicts, births } = attributor.attributeAll(ready);
+    if (births.length > 0) send({ t: 'births', births });
+    const out: AlastorEvent[] = ready.map((ev, i) => toSyscallEvent(ev, origin, verdicts[i]));
+    let newest = 0;
+    for (const ev of ready) if (ev.ts > newest) newest = ev.ts;
+    attributor.claims.prune(newest);
+    for (let i = 0; i < out.length; i += MAX_BATCH) send({ t: 'events', events: out.slice(i, i + MAX_BATCH) });
   };
 
   let lastStats = '';
   const sendStats = async (force: boolean) => {
     const counters: Record<string, number> = {};
-    for (const [k, v] of Object.entries({ ...live.counters(), sendErrors })) counters[`audit.${k}`] = v;
+    const own = { ...live.counters(), ...attributor.claims.counters, ...attributor.counters, threadClones: tree.threadClones, lateThreadClones: tree.lateThreadClones, sendErrors };
+    for (const [k, v] of Object.entries(own)) counters[`audit.${k}`] = v;
     counters['audit.kernelLost'] = await live.lostSinceStart();
     const sig = JSON.stringify(counters);
     if (!force && sig === lastStats) return;
@@ -124,7 +137,7 @@ export async function runAuditChild(): Promise<void> {
   timer = setInterval(() => {
     try {
       live.tick();
-      windows.prune(Date.now() * 1000);
+      attributor.windows.prune(Date.now() * 1000);
       flushHeld(false);
     } catch (err) {
       // The reader never throws on input; this is a bug, but it must not end provenance.

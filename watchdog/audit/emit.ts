@@ -2,6 +2,7 @@
 import { SCHEMA_VERSION, type SourceStatsEvent, type SyscallEvent } from '../../events/schema';
 import { uuidv7 } from '../../events/ids';
 import { nowUs } from '../../events/time';
+import type { Attributed } from '../../events/attribution';
 import type { AuditEvent } from './event';
 
 export interface Origin {
@@ -12,7 +13,7 @@ export interface Origin {
 export function toSyscallEvent(
   ev: AuditEvent,
   origin: Origin,
-  extra: { invocation?: string; outsideInvocation?: boolean; alsoIn?: string[]; containerId?: string } = {},
+  extra: Attributed & { outsideInvocation?: boolean; containerId?: string } = {},
 ): SyscallEvent {
   const out: SyscallEvent = {
     v: SCHEMA_VERSION,
@@ -38,7 +39,10 @@ export function toSyscallEvent(
   if (ev.sockaddr) out.sockaddr = ev.sockaddr;
   if (extra.containerId !== undefined) out.containerId = extra.containerId;
   if (extra.outsideInvocation) out.outsideInvocation = true;
+  if (extra.attribution !== undefined) out.attribution = extra.attribution;
+  if (extra.basis !== undefined) out.basis = extra.basis;
   if (extra.alsoIn?.length) out.alsoIn = extra.alsoIn;
+  if (extra.contradiction !== undefined) out.contradiction = extra.contradiction;
   // Not in the schema's required set; extra properties are allowed and the investigator wants them.
   const more = out as SyscallEvent & { proctitle?: string; auditKey?: string };
   if (ev.proctitle !== undefined) more.proctitle = ev.proctitle;

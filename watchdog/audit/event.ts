@@ -33,6 +33,12 @@ export interface AuditEvent {
   sockaddr?: SockAddr;
   /** First syscall argument (hex), kept for clone: its flags tell a thread from a process. */
   a0?: string;
+  /**
+   * Set by the process tree on a successful clone/fork/vfork/clone3 that created a process
+   * ('process'), or that may have (a clone3 whose child was gone before it could be looked at:
+   * 'unsure', settled when the event is attributed). Thread creations are dropped before.
+   */
+  creates?: 'process' | 'unsure';
   node?: string;
 }
 

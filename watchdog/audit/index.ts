@@ -4,8 +4,15 @@
 // finished events. If the child dies, its rules are removed from here.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AlastorEvent } from '../../events';
+import type { Claim } from '../../events/claims';
+import type { Birth } from './births';
 import { safeSend, type FromChild, type ToChild } from './ipc';
 import { makeKey, removeRules } from './rules';
+
+export type { Birth } from './births';
+
+/** Births kept for bornIn(): enough for every process a busy function keeps alive. */
+const MAX_BIRTHS = 4096;
 
 export interface AuditTailerOptions {
   /** Events of this process's descendants are kept (the watchdog's own pid). */
@@ -28,10 +35,22 @@ export interface AuditTailerOptions {
 }
 
 export interface AuditTailer {
+  /** `pid`: the process serving every request (the http upstream), if any. */
   invocationStart(w: { invocation: string; tsUs: number; pid?: number }): void;
-  /** The pid serving an invocation, when it becomes known after the start (fork modes). */
+  /**
+   * The process serving an invocation, known after the start. In fork modes it was forked for the
+   * invocation: it and everything it starts are born in it (exact), whenever they act. The http
+   * upstream (also reported here, but named at the start too) serves every request: no birth.
+   */
   invocationPid?(w: { invocation: string; pid: number }): void;
   invocationEnd(w: { invocation: string; tsUs: number }): void;
+  /** A claim of the function's instrumentation (events/claims.ts), checked against the kernel's events. */
+  claim(c: Claim): void;
+  /**
+   * The invocation process `pid` was born in, as the tailer attributed its creation; undefined
+   * when its creation was not seen (yet). A birth without `invocation`: born outside every invocation.
+   */
+  bornIn(pid: number): Birth | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,12 +70,19 @@ export async function startAuditTailer(opts: AuditTailerOptions): Promise<AuditT
   let cleanExit = false;
   let cleanup: Promise<unknown> = Promise.resolve();
   const send = (m: ToChild) => safeSend(child, m);
+  const births = new Map<number, Birth>();
+  const born = (b: Birth) => {
+    births.delete(b.pid);
+    births.set(b.pid, b);
+    if (births.size > MAX_BIRTHS) births.delete(births.keys().next().value!);
+  };
 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`audit tailer did not start within ${opts.timeoutMs ?? 15000} ms`)), opts.timeoutMs ?? 15000);
     child.on('message', (m: FromChild) => {
       if (m.t === 'events') for (const ev of m.events) opts.emit(ev);
+      else if (m.t === 'births') for (const b of m.births) born(b);
       else if (m.t === 'log') opts.log(m.line);
       else if (m.t === 'ready') {
         clearTimeout(timer);
@@ -101,6 +127,8 @@ export async function startAuditTailer(opts: AuditTailerOptions): Promise<AuditT
     invocationStart: (w) => send({ t: 'start', invocation: w.invocation, tsUs: w.tsUs, pid: w.pid }),
     invocationPid: (w) => send({ t: 'pid', invocation: w.invocation, pid: w.pid }),
     invocationEnd: (w) => send({ t: 'end', invocation: w.invocation, tsUs: w.tsUs }),
+    claim: (c) => send({ t: 'claim', claim: c }),
+    bornIn: (pid) => births.get(pid),
     async stop() {
       if (!stopped) {
         stopped = true;

@@ -1,5 +1,7 @@
 // Messages between fwatchdog (parent) and its audit tailer child, over Node's IPC channel.
+import type { Claim } from '../../events/claims';
 import type { AlastorEvent } from '../../events/schema';
+import type { Birth } from './births';
 
 export interface ChildConfig {
   t: 'config';
@@ -15,14 +17,19 @@ export interface ChildConfig {
 export type ToChild =
   | ChildConfig
   | { t: 'start'; invocation: string; tsUs: number; pid?: number }
+  /** The process serving an invocation, named after its start (attribute.ts servedBy tells a fork). */
   | { t: 'pid'; invocation: string; pid: number }
   | { t: 'end'; invocation: string; tsUs: number }
+  /** What the function's instrumentation says one of its acts was for (events/claims.ts). */
+  | { t: 'claim'; claim: Claim }
   | { t: 'stop' };
 
 export type FromChild =
   | { t: 'ready'; pid: number; logPath: string }
   | { t: 'error'; message: string }
   | { t: 'events'; events: AlastorEvent[] }
+  /** Processes whose creation was just attributed: the invocation each was born in. */
+  | { t: 'births'; births: Birth[] }
   | { t: 'log'; line: string }
   | { t: 'stopped' };
 
