@@ -4,9 +4,62 @@
 // OpenFaaS's node templates do, handler(event, context).
 const otel = require('./alastor-otel'); // first: it patches http/fetch before anything uses them
 const http = require('node:http');
-const handler = require('./function/handler');
+const path = require('node:path');
 
 const INVOCATION_HEADER = 'x-alastor-invocation';
+
+// A handler that cannot serve should stop the start with one line saying why, not start and then
+// fail every request (Lambda-style modules export `main` or `handler`; a package missing from a
+// handler folder without package.json surfaces only as a stack trace).
+function loadHandler() {
+  let mod;
+  try {
+    mod = require('./function/handler');
+  } catch (e) {
+    if (!e || e.code !== 'MODULE_NOT_FOUND') throw e;
+    refuse(missingModule(e));
+  }
+  if (typeof mod === 'function') return mod;
+  for (const name of ['main', 'handler']) {
+    if (mod && typeof mod[name] === 'function') return mod[name].bind(mod);
+  }
+  refuse(`function/handler.js exports ${describeExports(mod)}; export a function (module.exports = async (event, context) => ...), or one named main or handler`);
+}
+
+function refuse(line) {
+  console.error(`node-alastor: ${line}`);
+  process.exit(1);
+}
+
+function missingModule(e) {
+  const name = (/Cannot find module '([^']+)'/.exec(e.message) || [])[1] || '?';
+  const from = (e.requireStack || [])[0];
+  if (!from || from === __filename) return 'function/handler.js not found: the handler folder needs a handler.js';
+  const by = path.relative(__dirname, from);
+  if (name.startsWith('.') || path.isAbsolute(name)) return `${by} requires ${name}, which is not in the handler folder`;
+  const pkg = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0];
+  if (declared(pkg)) return `${by} requires the package "${pkg}", which function/package.json lists but is not installed: run npm install in the handler folder`;
+  return `${by} requires the package "${pkg}", which is not installed: add it to a package.json in the handler folder ("dependencies": { "${pkg}": "<version>" }) and start again`;
+}
+
+function declared(pkg) {
+  try {
+    const manifest = JSON.parse(require('node:fs').readFileSync(path.join(__dirname, 'function', 'package.json'), 'utf8'));
+    return Boolean(manifest.dependencies && manifest.dependencies[pkg]);
+  } catch {
+    return false;
+  }
+}
+
+function describeExports(mod) {
+  if (mod === null || mod === undefined) return String(mod);
+  if (typeof mod !== 'object') return `a ${typeof mod}`;
+  const keys = Object.keys(mod);
+  if (!keys.length) return 'an empty object (nothing assigned to module.exports)';
+  return `an object with ${keys.map((k) => `${k} (${typeof mod[k]})`).join(', ')}`;
+}
+
+const handler = loadHandler();
 const port = Number(process.env.http_port || 3000);
 
 class FunctionEvent {
