@@ -6,7 +6,10 @@ import { readdirSync } from 'node:fs';
 import type { Claim } from '../../events/claims';
 import { Attributor, ProcessTree, Windows, START_SLACK_US } from '../../watchdog/audit/attribute';
 import { ClaimIndex } from '../../watchdog/audit/claim-index';
+import { openWrites } from '../../watchdog/audit/emit';
 import type { AuditEvent } from '../../watchdog/audit/event';
+import { fileReadRuleSpec } from '../../watchdog/audit/rules';
+import { writtenPaths } from '../../watchdog/audit/watch';
 
 const T = 1_800_000_000_000_000;
 let serial = 0;
@@ -246,4 +249,20 @@ test('threads are not processes: clone3 judged through the real /proc, clone by 
   tree.observe(shown);
   tree.observe({ pid: 999_999_992, ppid: me, syscall: 'exit_group', success: true, exit: 0, ts: T + 2, paths: [] } as never);
   expect(tree.settle(shown)).toBe(true);
+});
+
+test('writes outside the read directories: which paths get a read rule, and open flags', () => {
+  const open = (o: Partial<AuditEvent>) => ({ serial: 1, ts: T, nr: 257, success: true, exit: 3, pid: 7, ppid: 1, comm: 'node', exe: '/x', paths: [], syscall: 'openat', cwd: '/home/app/function', ...o }) as AuditEvent;
+  // O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC on an existing file: one NORMAL item.
+  expect(writtenPaths(open({ a2: '80241', paths: [{ name: 'x.js', nametype: 'NORMAL' }] }))).toEqual(['/home/app/function/x.js']);
+  expect(openWrites(open({ a2: '80241' }))).toBe(true);
+  // O_RDONLY|O_CLOEXEC: a read.
+  expect(writtenPaths(open({ a2: '80000', paths: [{ name: '/home/app/function/x.js', nametype: 'NORMAL' }] }))).toEqual([]);
+  expect(openWrites(open({ a2: '80000' }))).toBe(false);
+  expect(openWrites(open({ syscall: 'open', a1: '2' }))).toBe(true);
+  expect(openWrites(open({ syscall: 'rename' }))).toBeUndefined();
+  const rename = open({ syscall: 'renameat2', paths: [{ name: '/a', nametype: 'PARENT' }, { name: '/a', nametype: 'PARENT' }, { name: 'tmp.1', nametype: 'DELETE' }, { name: 'x.js', nametype: 'CREATE' }] });
+  expect(writtenPaths(rename)).toEqual(['/home/app/function/x.js']);
+  expect(fileReadRuleSpec({ key: 'k', path: '/a/x.js', excludePid: 5 })).toEqual(['always,exit', '-F', 'arch=b64', '-S', 'open,openat', '-F', 'path=/a/x.js', '-F', 'success=1', '-F', 'pid!=5', '-F', 'key=k']);
+  expect(() => fileReadRuleSpec({ key: 'k', path: '/a/with space.js' })).toThrow(/without spaces/);
 });

@@ -3,12 +3,13 @@
 // sure that is, as `alastor events` lists it: a background process keeps the request it was born
 // in; time alone never passes for exact when two requests are in flight (slack included), but the
 // function's claims, checked against the kernel, tell concurrent requests apart; threads
-// of the thread pool are not processes.
+// of the thread pool are not processes; a file planted outside the read directories is watched,
+// so the later read of it is recorded.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { START_SLACK_US } from '../../watchdog/audit/attribute';
-import { ensureAuditd } from '../support/audit-log';
+import { ensureAuditd, rulesWithKeyPrefix } from '../support/audit-log';
 import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
 import { call, waitFor } from '../support/provenance';
 import { freePort, startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
@@ -208,10 +209,36 @@ maybe('attribution levels through a real fwatchdog', () => {
     const clones = all.filter((e) => e.pid === up.pid && ['clone', 'clone3', 'fork', 'vfork'].includes(e.syscall));
     expect(clones.map((e) => `${e.syscall} -> ${e.exit}`)).toEqual([]);
     const write = all.find((e) => e.paths.some((p) => p.name.endsWith('via-thread-pool.txt') && p.nametype === 'CREATE'))!;
-    expect(write).toMatchObject({ pid: up.pid, invocation: t.id, attribution: 'exact' });
+    expect(write).toMatchObject({ pid: up.pid, invocation: t.id, attribution: 'exact', write: true });
     await wd.stop();
     const stats = c.query<{ body: string }>("SELECT body FROM events WHERE kind = 'source.stats'").map((r) => JSON.parse(r.body) as { function: string; counters: Record<string, number> });
     const mine = stats.filter((s) => s.function === fn && s.counters['audit.threadClones'] !== undefined);
     expect(mine[mine.length - 1].counters['audit.threadClones']).toBeGreaterThan(0);
+  });
+
+  test('a file written by request A outside the read directories and read by request B: B\'s read is recorded', async () => {
+    const fn = 'attr-watch';
+    // Not under /tmp, /dev/shm or /var/tmp: where only written files' opens are audited.
+    const outside = mkdtempSync('/var/lib/alastor-test-');
+    try {
+      const wd = await httpWatchdog(fn);
+      const planted = join(outside, 'planted.js');
+      const a = await request(wd, [{ op: 'write', path: planted }]);
+      // The tailer adds a read rule for exactly that file, under the watchdog's key.
+      await waitFor(() => rulesWithKeyPrefix(`alastor_${wd.pid}_`).some((l) => l.includes(`path=${planted} `)) || undefined, 15000, 'the read rule for the planted file');
+      const b = await request(wd, [{ op: 'read', path: planted }]);
+      const opens = await waitFor(async () => {
+        const evs = (await syscalls(fn)).filter((e) => e.paths.some((p) => p.name === planted));
+        return evs.some((e) => e.invocation === b.id) ? evs : undefined;
+      }, 20000, 'B\'s read of the planted file');
+      const create = opens.find((e) => e.paths.some((p) => p.nametype === 'CREATE'))!;
+      expect(create).toMatchObject({ syscall: 'openat', invocation: a.id, write: true });
+      const read = opens.find((e) => e.invocation === b.id)!;
+      expect(read).toMatchObject({ syscall: 'openat', success: true, write: false, attribution: 'exact' });
+      await wd.stop();
+      expect(rulesWithKeyPrefix(`alastor_${wd.pid}_`)).toEqual([]);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,9 @@ import { statsEvent, toSyscallEvent } from './emit';
 import type { AuditEvent } from './event';
 import { safeSend, type ChildConfig, type FromChild, type ToChild } from './ipc';
 import { LiveAudit } from './live';
+import { DEFAULT_READ_DIRS, fileReadRuleSpec } from './rules';
 import { ProcessTree } from './tree';
+import { WrittenFileWatches } from './watch';
 
 const TICK_MS = 100;
 /**
@@ -44,14 +46,23 @@ export async function runAuditChild(): Promise<void> {
   const tree = new ProcessTree(cfg.rootPid, { exclude: [process.pid], includeRoot: cfg.includeRoot });
   tree.seedFromProc();
   const attributor = new Attributor(tree);
+  const readDirs = cfg.readDirs ?? DEFAULT_READ_DIRS;
   let held: AuditEvent[] = [];
 
+  const watches = new WrittenFileWatches({
+    readDirs,
+    install: (paths) => live.addRules(paths.map((path) => fileReadRuleSpec({ key: cfg.key, excludePid: process.pid, path }))),
+    log,
+  });
   const live: LiveAudit = new LiveAudit({
     key: cfg.key,
     logPath: cfg.logPath,
-    readDirs: cfg.readDirs,
+    readDirs,
     keep: (ev) => tree.observe(ev),
-    onEvent: (ev) => held.push(ev),
+    onEvent: (ev) => {
+      held.push(ev);
+      watches.note(ev);
+    },
     log,
   });
 
@@ -90,7 +101,7 @@ export async function runAuditChild(): Promise<void> {
   let lastStats = '';
   const sendStats = async (force: boolean) => {
     const counters: Record<string, number> = {};
-    const own = { ...live.counters(), ...attributor.claims.counters, ...attributor.counters, threadClones: tree.threadClones, lateThreadClones: tree.lateThreadClones, sendErrors };
+    const own = { ...live.counters(), ...attributor.claims.counters, ...attributor.counters, ...watches.counters, threadClones: tree.threadClones, lateThreadClones: tree.lateThreadClones, sendErrors };
     for (const [k, v] of Object.entries(own)) counters[`audit.${k}`] = v;
     counters['audit.kernelLost'] = await live.lostSinceStart();
     const sig = JSON.stringify(counters);

@@ -33,6 +33,9 @@ export interface AuditEvent {
   sockaddr?: SockAddr;
   /** First syscall argument (hex), kept for clone: its flags tell a thread from a process. */
   a0?: string;
+  /** Second and third arguments (hex): the flags of open (a1) and openat (a2) tell a read from a write. */
+  a1?: string;
+  a2?: string;
   /**
    * Set by the process tree on a successful clone/fork/vfork/clone3 that created a process
    * ('process'), or that may have (a clone3 whose child was gone before it could be looked at:
@@ -67,6 +70,8 @@ function readSyscall(rec: AuditRecord, ev: AuditEvent): boolean {
     switch (c.kE - k) {
       case 2:
         if (line.startsWith('a0', k)) ev.a0 = rawValue(line, c);
+        else if (line.startsWith('a1', k)) ev.a1 = rawValue(line, c);
+        else if (line.startsWith('a2', k)) ev.a2 = rawValue(line, c);
         break;
       case 3:
         if (line.startsWith('pid', k)) {

@@ -3,7 +3,7 @@
 // agent (host-wide); they differ only in which events they keep.
 import type { AuditEvent, EarlyFilter } from './event';
 import { AuditReader, type ReaderStats } from './reader';
-import { auditLogPath, auditStatus, auditctl, installRules, removeRules, removeStaleRules, ruleSpecs, DEFAULT_READ_DIRS } from './rules';
+import { addRules, auditLogPath, auditStatus, auditctl, installRules, removeRules, removeStaleRules, ruleSpecs, DEFAULT_READ_DIRS } from './rules';
 import { LogTail } from './tail';
 
 export interface LiveOptions {
@@ -33,6 +33,9 @@ export class LiveAudit {
   private mayHaveRules = false;
   private starting?: Promise<void>;
   private lostAtStart = 0;
+  /** Rules being added after start (watch.ts); stop() waits for them before removing our key's rules. */
+  private adding: Promise<unknown> = Promise.resolve();
+  private stopping = false;
 
   constructor(private readonly o: LiveOptions) {
     this.logPath = o.logPath ?? auditLogPath();
@@ -101,10 +104,23 @@ export class LiveAudit {
     }
   }
 
+  /**
+   * Adds rules under our key while running; resolves to how many failed. Serialised with stop():
+   * rules added after the key's rules were removed would outlive us, so once stopping, none are.
+   */
+  addRules(specs: string[][]): Promise<number> {
+    if (this.stopping || !this.mayHaveRules) return Promise.resolve(specs.length);
+    const run = this.adding.then(() => (this.stopping ? specs.length : addRules(specs)));
+    this.adding = run.catch(() => undefined);
+    return run;
+  }
+
   /** Removes our rules, reads the last records they produced, completes every open event. */
   async stop(): Promise<void> {
+    this.stopping = true;
     // A stop during start-up waits for it: rules being installed right now must not outlive us.
     if (this.starting) await this.starting.catch(() => undefined);
+    await this.adding;
     if (this.mayHaveRules) {
       this.mayHaveRules = false;
       await removeRules(this.o.key).catch((err: Error) => this.o.log(`audit: ${err.message}`));

@@ -58,6 +58,22 @@ export function ruleSpecs(o: RuleOptions): string[][] {
   return rules;
 }
 
+/**
+ * What a rule line can carry: `auditctl -R` and `auditctl -l` split on white space (quotes, '#',
+ * backslash, '=' and UTF-8 go through both, checked with auditctl 3.0.9), and a path field is capped.
+ */
+export const SAFE_PATH = /^\/[^\s\x00-\x1f\x7f]{1,1023}$/;
+
+/**
+ * A read rule for one file written outside the read directories (watch.ts): its opens are recorded
+ * like those under /tmp. `-F path=` follows the name, so it holds across a replace by rename.
+ */
+export function fileReadRuleSpec(o: { key: string; excludePid?: number; path: string }): string[] {
+  if (!SAFE_PATH.test(o.path)) throw new Error(`audit watch path must be absolute, without spaces or control characters: ${JSON.stringify(o.path)}`);
+  const tail = [...(o.excludePid ? ['-F', `pid!=${o.excludePid}`] : []), '-F', `key=${o.key}`];
+  return ['always,exit', '-F', 'arch=b64', '-S', 'open,openat', '-F', `path=${o.path}`, '-F', 'success=1', ...tail];
+}
+
 export function auditctl(args: string[], timeoutMs = 10000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(AUDITCTL, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
@@ -93,6 +109,28 @@ export async function installRules(specs: string[][]): Promise<void> {
     const key = specs[0]?.find((a) => a.startsWith('key='))?.slice(4);
     if (key) await removeRules(key).catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Adds rules to those already in, without taking anything back on failure (one auditctl for all;
+ * if it fails, they are added one by one so one bad rule costs only itself). Returns how many failed.
+ */
+export async function addRules(specs: string[][]): Promise<number> {
+  if (specs.length === 0) return 0;
+  try {
+    await applyRuleFile(specs.map((s) => ['-a', ...s]));
+    return 0;
+  } catch {
+    // -R stops at the first failure, after adding those before it: add the rest one by one,
+    // skipping what is in already (auditctl -a of a duplicate fails with EEXIST).
+    let failed = 0;
+    for (const s of specs) {
+      await auditctl(['-a', ...s]).catch((err: Error) => {
+        if (!/exists/i.test(err.message)) failed++;
+      });
+    }
+    return failed;
   }
 }
 
