@@ -93,7 +93,18 @@ function unresolvable(pkgFile: string, repoRoot: string): string[] {
 function npmInstall(cwd: string, name: string): void {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['install', '--omit=dev', '--no-audit', '--no-fund', '--no-package-lock'], { cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`function "${name}": npm install in ${cwd} failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+  if (r.error) throw new Error(`function "${name}": cannot run npm install in ${cwd}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`function "${name}": npm install in ${cwd} failed:\n${npmCause(r.stderr || r.stdout || '')}`);
+}
+
+/**
+ * npm's error lines ("npm error code ETARGET", "npm error notarget No matching version ...";
+ * "npm ERR!" before npm 10), which name the cause; its last line only points at its log file.
+ */
+function npmCause(output: string): string {
+  const lines = output.split(/\r?\n/).filter((l) => /^npm (error|ERR!)( |$)/.test(l) && l.replace(/^npm (error|ERR!)/, '').trim());
+  const shown = lines.length ? lines.slice(0, 30) : output.trim().split(/\r?\n/).slice(-5);
+  return shown.map((l) => `    ${l}`).join('\n');
 }
 
 function digest(b: Buffer): string {

@@ -15,7 +15,7 @@ import { stackKey, type StackKey } from './key';
 import { layoutFunction } from './layout';
 import { parseStackFile, type Stack } from './parse';
 import { concurrencyWarning } from './exactness';
-import { findTemplate } from './template';
+import { findTemplate, templateNote } from './template';
 
 export interface StackOptions {
   stackFile: string;
@@ -194,6 +194,10 @@ export async function startStack(opts: StackOptions): Promise<RunningStack> {
 
   // Lay everything out before starting anything, so a bad handler fails fast.
   const templates = stack.functions.map((fn) => findTemplate(fn.lang, stack.dir, root));
+  for (const t of new Map(templates.map((t) => [t.lang, t])).values()) {
+    const note = templateNote(t);
+    if (note) log(note);
+  }
   const laid = stack.functions.map((fn, i) => layoutFunction(fn, templates[i], join(stateDir, 'build'), root, log));
   if (provenance) {
     for (const [i, fn] of stack.functions.entries()) {

@@ -13,6 +13,10 @@ export interface Template {
   runtime: Runtime;
   /** ENV lines of the Dockerfile (fprocess, mode, upstream_url, timeouts, ...). */
   env: Record<string, string>;
+  /** Found in the template/ folder beside the stack file rather than among the bundled ones. */
+  fromStack: boolean;
+  /** A bundled template of that name exists and is not used. */
+  shadowsBundled: boolean;
 }
 
 export function templateDirs(stackDir: string, root: string): string[] {
@@ -33,7 +37,17 @@ export function findTemplate(lang: string, stackDir: string, root: string): Temp
     : existsSync(join(dir, 'requirements.txt')) || existsSync(join(dir, 'index.py'))
       ? 'python'
       : 'other';
-  return { lang, dir, runtime, env };
+  const fromStack = dir === tried[0];
+  return { lang, dir, runtime, env, fromStack, shadowsBundled: fromStack && existsSync(join(tried[1], 'template.yml')) };
+}
+
+/**
+ * A start-up line for a template taken from the stack's own template/ folder: a copy pulled there
+ * once (faas-cli template pull) silently wins over the bundled one and can be stale.
+ */
+export function templateNote(t: Template): string | undefined {
+  if (!t.fromStack) return undefined;
+  return `template ${t.lang}: ${t.dir}, from the template/ folder beside the stack file${t.shadowsBundled ? ' (as faas-cli does), not the bundled one' : ''}`;
 }
 
 /** `ENV k="v"`, `ENV k=v k2=v2` and `ENV k v`; values that expand build arguments are skipped. */
