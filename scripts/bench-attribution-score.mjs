@@ -291,6 +291,7 @@ function scoreDb(db, manifest) {
   };
   for (const c of manifest.concurrency) tallyOf(c);
   const wrong = [];
+  const inconsistent = [];
   const conflicts = [];
   const unnamed = {};
   const found = new Map(); // `${rid}|${key}` -> count
@@ -326,6 +327,11 @@ function scoreDb(db, manifest) {
     const t = core ? tallyOf(phase) : tallyOf(phase).other;
     t.acts++;
     const { level, labelled, raw } = levelOf(ev);
+    // A firm label with candidates beside it, or a guess with none, is a producer contradicting
+    // itself: scored by its label (the stricter reading for a firm one), and counted.
+    if ((ev.alsoIn?.length && ev.attribution && ev.attribution !== 'guess') || (ev.attribution === 'guess' && !ev.alsoIn?.length)) {
+      inconsistent.push({ event: ev.id, act: key, attribution: ev.attribution, alsoIn: ev.alsoIn ?? [] });
+    }
     let field;
     if (level === 'unattributed') {
       t.unattributed++;
@@ -453,7 +459,7 @@ function scoreDb(db, manifest) {
       callers: { ...t.callers, confirmedPct: pct(t.callers.confirmed, t.callers.calls) },
     });
   }
-  return { phases: out, byAct: byActAll, wrong, conflicts, missing: missingList, callers: callerList, unnamed, losses, invocations: inv.size };
+  return { phases: out, byAct: byActAll, wrong, inconsistent, conflicts, missing: missingList, callers: callerList, unnamed, losses, invocations: inv.size };
 }
 
 /** The acts each completed step must leave in the store, as act keys (see actKey). */

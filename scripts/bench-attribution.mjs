@@ -309,6 +309,7 @@ function printReport(m, s) {
     for (const x of callerIssues) by[x.verdict] = (by[x.verdict] ?? 0) + 1;
     say(`caller links not confirmed: ${Object.entries(by).map(([k, v]) => `${k} ${v}`).join(', ')}; e.g. ${callerIssues.slice(0, 2).map((x) => `${x.request}: ${x.verdict}${x.flagged ? ` (${x.flagged})` : ''}`).join('; ')}`);
   }
+  if (s.inconsistent.length) say(`labels that contradict their candidates (a firm level with alsoIn, or a guess without): ${s.inconsistent.length}, e.g. ${JSON.stringify(s.inconsistent[0])}`);
   if (s.conflicts.length) {
     say(`GROUND TRUTH CONFLICTS (not scored; the bench cannot tell): ${s.conflicts.length}`);
     for (const x of s.conflicts.slice(0, 20)) say(`  ${x.kind} ${x.key}: ${x.conflict} (event ${x.event})`);
