@@ -163,6 +163,9 @@ test('a background process calling out after its request ended is attributed to 
   const a = await call(`${wd.url}/bg?delay=700&target=${target}`);
   expect(a.status).toBe(200);
   const childPid = a.json().out.pid as number;
+  // Without audit the child's birth is placed by its start time (/proc, a clock tick or two): B
+  // starts well after it, so only A's window can hold it.
+  await new Promise((r) => setTimeout(r, 200));
   const held = call(`${wd.url}/hold?ms=2500`);
   const [ev] = await waitFor(() => {
     const l = httpOut(`function = 'egress-fn'`).filter((e) => e.url.endsWith('/from-bg'));
