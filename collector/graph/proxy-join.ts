@@ -1,7 +1,7 @@
 // A call through a function's own egress proxy is seen twice: by the kernel, as the calling
 // process's connect to the proxy, and by the proxy, as the request with the connecting pid. Joined,
-// one message carries both: it is derived from the socket the kernel saw, and that socket is not
-// an outside endpoint (the proxy is part of the watchdog). Either record may arrive first.
+// each names the other, and the socket is not an outside endpoint (the proxy is part of the
+// watchdog). Either record may arrive first.
 //
 // A connection carries every call its process sends until it connects again (keep-alive), so a
 // message joins the latest connect of its pid at or before it, and a connect joins the messages of
@@ -14,9 +14,16 @@ export function egressProxyOf(c: Context, instance: string): string | undefined 
   return c.instanceAttr(instance, 'egressProxy');
 }
 
-function join(c: Context, msg: number, sock: number, ts: number): void {
-  c.w.edge({ src: msg, dst: sock, relation: 'wasDerivedFrom', time: ts, evidence: 'syscall', attrs: { role: 'connection' } });
-  c.w.mergeAttrs(msg, { seenBy_syscall: true });
+/**
+ * The two records name each other; no edge joins them. A keep-alive connection opened in one
+ * request carries the calls of later ones, so "this call went over that socket" is no causal link:
+ * as an edge it made every later call of the upstream depend on the request that first connected.
+ */
+function join(c: Context, msg: number, sock: number, _ts: number): void {
+  const sockId = c.sql<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`).get(sock)?.id;
+  const msgId = c.sql<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`).get(msg)?.id;
+  c.w.mergeAttrs(msg, { seenBy_syscall: true, kernelConnect: sockId });
+  c.w.mergeAttrs(sock, { proxiedCall: msgId });
 }
 
 export function onProxySocket(c: Context, instance: string, pid: number, ts: number, sock: number): void {

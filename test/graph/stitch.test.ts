@@ -269,13 +269,16 @@ describe('attribution levels in the graph (issue 14)', () => {
     w.end(inv);
     updateGraph(w.db);
     const r = traceBack(w.db, 'remote:203.0.113.5:8080');
-    expect(r.nodes.map((n) => n.id)).toContain(`sock:${conn.id}`);
     expect(r.roots).not.toContain('remote:127.0.0.1:41000');
     expect(r.nodes.map((n) => n.id)).not.toContain('remote:127.0.0.1:41000');
     expect(r.roots).toContain(`req:${inv.id}`);
     expect(r.pathLevel).toBe('exact');
     const msg = r.nodes.find((n) => n.kind === 'message')!;
-    expect(msg.attributes).toMatchObject({ seenBy_syscall: true, pid: 777 });
+    expect(msg.attributes).toMatchObject({ seenBy_syscall: true, pid: 777, kernelConnect: `sock:${conn.id}` });
+    // The kernel's connect to the proxy names the call it carried, and is no outside endpoint.
+    const sock = traceBack(w.db, `sock:${conn.id}`).nodes.find((n) => n.id === `sock:${conn.id}`)!;
+    expect(sock.attributes).toMatchObject({ egressProxy: true, proxiedCall: msg.id });
+    expect(traceBack(w.db, `sock:${conn.id}`).roots).not.toContain('remote:127.0.0.1:41000');
     // The message is curl's, curl is the request's.
     const gen = r.edges.find((e) => e.from === msg.id && e.relation === 'wasGeneratedBy')!;
     expect(r.nodes.find((n) => n.id === gen.to)!.kind).toBe('process');
