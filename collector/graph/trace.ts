@@ -158,13 +158,16 @@ function walk(db: DB, selector: string | number[], opts: TraceOptions, direction
 
 /**
  * The root cause is chosen by evidence: an external request over a remote endpoint (the endpoint
- * a walk starts from is always reached, and exactly), then the surest path (its weakest
- * attribution), then the earliest.
+ * a walk starts from is always reached, and exactly), then one reached by evidence (exact,
+ * corroborated or claimed) over one reached only by a guess, then the earliest. Claims are not
+ * ranked below exact steps: the attacker's first request is typically linked through a claim (the
+ * module it planted, loaded by a later request that is itself linked exactly), and the later
+ * request is a cause but not the root. The level is reported with the answer either way.
  */
 function rootCause(roots: string[], levels: Record<string, Level>, byId: Map<string, { kind: string; time?: number }>): string | undefined {
   const rank = (id: string) => {
     const n = byId.get(id)!;
-    return [n.kind === 'request' ? 0 : 1, LEVELS.indexOf(levels[id]), n.time ?? NO_LIMIT] as const;
+    return [n.kind === 'request' ? 0 : 1, levels[id] === 'guess' ? 1 : 0, n.time ?? NO_LIMIT] as const;
   };
   return [...roots].sort((a, b) => {
     const ra = rank(a), rb = rank(b);
