@@ -52,7 +52,10 @@ try {
   stack.kill('SIGTERM');
   await exited;
   const cause = e instanceof Error && e.cause ? `\ncause: ${e.cause instanceof Error ? e.cause.stack : e.cause}` : '';
-  const tail = logs.trim().split('\n').slice(-40).join('\n');
+  // The lines of a function that died come before everyone's shutdown lines: keep them all.
+  const lines = logs.trim().split('\n');
+  const died = [...new Set(lines.map((l) => /^\[([^\]]+)\].*Forked function has terminated/.exec(l)?.[1]).filter(Boolean))];
+  const tail = [...lines.filter((l) => died.some((d) => l.startsWith(`[${d}]`))).slice(-40), '...', ...lines.slice(-20)].join('\n');
   process.stderr.write(`${e instanceof Error ? e.stack : e}${cause}\nthe stack was ${alive ? 'still running' : 'gone'}; its last lines:\n${tail}\n`);
   process.exit(1);
 }
