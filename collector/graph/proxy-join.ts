@@ -19,7 +19,7 @@ export function egressProxyOf(c: Context, instance: string): string | undefined 
  * request carries the calls of later ones, so "this call went over that socket" is no causal link:
  * as an edge it made every later call of the upstream depend on the request that first connected.
  */
-function join(c: Context, msg: number, sock: number, _ts: number): void {
+function join(c: Context, msg: number, sock: number): void {
   const sockId = c.sql<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`).get(sock)?.id;
   const msgId = c.sql<[number], { id: string }>(`SELECT id FROM graph_nodes WHERE nid = ?`).get(msg)?.id;
   c.w.mergeAttrs(msg, { seenBy_syscall: true, kernelConnect: sockId });
@@ -29,14 +29,14 @@ function join(c: Context, msg: number, sock: number, _ts: number): void {
 export function onProxySocket(c: Context, instance: string, pid: number, ts: number, sock: number): void {
   c.sql(`INSERT INTO graph_proxy_socks (instance, pid, ts, nid) VALUES (?, ?, ?, ?)`).run(instance, pid, ts, sock);
   const next = c.sql<[string, number, number], { ts: number }>(`SELECT min(ts) AS ts FROM graph_proxy_socks WHERE instance = ? AND pid = ? AND ts > ?`).get(instance, pid, ts)?.ts;
-  const msgs = c.sql<[string, number, number, number], { nid: number; ts: number }>(
-    `SELECT nid, ts FROM graph_proxy_msgs WHERE instance = ? AND pid = ? AND ts >= ? AND ts < ?`).all(instance, pid, ts - TIME_SLACK_US, next ?? Number.MAX_SAFE_INTEGER);
-  for (const m of msgs) join(c, m.nid, sock, m.ts);
+  const msgs = c.sql<[string, number, number, number], { nid: number }>(
+    `SELECT nid FROM graph_proxy_msgs WHERE instance = ? AND pid = ? AND ts >= ? AND ts < ?`).all(instance, pid, ts - TIME_SLACK_US, next ?? Number.MAX_SAFE_INTEGER);
+  for (const m of msgs) join(c, m.nid, sock);
 }
 
 export function onProxyMessage(c: Context, instance: string, pid: number, ts: number, msg: number): void {
   c.sql(`INSERT INTO graph_proxy_msgs (instance, pid, ts, nid) VALUES (?, ?, ?, ?)`).run(instance, pid, ts, msg);
   const sock = c.sql<[string, number, number], { nid: number }>(
     `SELECT nid FROM graph_proxy_socks WHERE instance = ? AND pid = ? AND ts <= ? ORDER BY ts DESC LIMIT 1`).get(instance, pid, ts + TIME_SLACK_US);
-  if (sock) join(c, msg, sock.nid, ts);
+  if (sock) join(c, msg, sock.nid);
 }

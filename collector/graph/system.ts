@@ -24,7 +24,6 @@ export function levelAttrs(e: Base): Record<string, unknown> | undefined {
   if ((!level || level === 'exact') && !e.contradiction) return undefined;
   return { level, basis: e.basis, alsoIn: e.alsoIn?.length ? e.alsoIn : undefined, contradiction: e.contradiction };
 }
-const guessed = levelAttrs;
 
 /**
  * The other invocations an act given to one by a guess may belong to. Each gets the act's edge
@@ -206,14 +205,14 @@ function linkArgv(c: Context, e: Base, proc: number, argv: string[] | undefined,
 
 function writeFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
   const v = c.newFileVersion(e.instance, path, inode, e.ts);
-  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
+  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, ...levelAttrs(e) } });
   for (const alt of alternatives(c, e, actor)) c.w.edge({ src: v.nid, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op, alternative: true } });
   if (v.previous !== undefined) c.w.edge({ src: v.nid, dst: v.previous, relation: 'wasDerivedFrom', time: e.ts, evidence, trust });
 }
 
 function readFile(c: Context, e: Base, actor: number, path: string, inode: number | null, evidence: Evidence, op: string, trust?: Trust): void {
   const f = c.currentFile(e.instance, path, inode, e.ts);
-  c.w.edge({ src: actor, dst: f, relation: 'used', time: e.ts, evidence, trust, attrs: { op, ...guessed(e) } });
+  c.w.edge({ src: actor, dst: f, relation: 'used', time: e.ts, evidence, trust, attrs: { op, ...levelAttrs(e) } });
   for (const alt of alternatives(c, e, actor)) c.w.edge({ src: alt, dst: f, relation: 'used', time: e.ts, evidence, trust, attrs: { op, alternative: true } });
 }
 
@@ -221,7 +220,7 @@ function renameFile(c: Context, e: Base, actor: number, from: string, to: string
   const src = c.currentFile(e.instance, from, inode, e.ts);
   c.dropFile(e.instance, from);
   const v = c.newFileVersion(e.instance, to, inode, e.ts);
-  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, ...guessed(e) } });
+  c.w.edge({ src: v.nid, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, ...levelAttrs(e) } });
   for (const alt of alternatives(c, e, actor)) c.w.edge({ src: v.nid, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust, attrs: { op: 'rename', from, alternative: true } });
   c.w.edge({ src: v.nid, dst: src, relation: 'wasDerivedFrom', time: e.ts, evidence, trust, attrs: { op: 'rename' } });
 }
@@ -235,10 +234,10 @@ function socket(c: Context, e: SyscallEvent, actor: number, syscall: string, rem
   const inbound = NET_IN.has(syscall);
   const sock = c.w.node({
     id: nodeId.socket(e.id), kind: 'socket', label: `${syscall} ${remote}`, time: e.ts, instance: e.instance, invocation: e.invocation,
-    attrs: { syscall, remote, family, pid: e.pid, exe: e.exe, success: e.success, exit: e.exit, outsideInvocation: e.outsideInvocation, ...guessed(e) },
+    attrs: { syscall, remote, family, pid: e.pid, exe: e.exe, success: e.success, exit: e.exit, outsideInvocation: e.outsideInvocation, ...levelAttrs(e) },
   });
-  c.w.edge({ src: sock, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
-  c.w.edge({ src: actor, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, ...guessed(e) } });
+  c.w.edge({ src: sock, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, ...levelAttrs(e) } });
+  c.w.edge({ src: actor, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, ...levelAttrs(e) } });
   for (const alt of alternatives(c, e, actor)) {
     c.w.edge({ src: sock, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence: 'syscall', attrs: { syscall, alternative: true } });
     c.w.edge({ src: alt, dst: sock, relation: 'used', time: e.ts, evidence: 'syscall', attrs: { syscall, alternative: true } });

@@ -6,17 +6,11 @@
 //  - the http upstream itself serves every request in flight, so its own calls are placed by what
 //    its instrumentation says (the X-Alastor-Invocation claim, the trace context), checked against
 //    what is in flight; with one request in flight, the watchdog knows it is that one.
-import type { Attributed, Basis, Claim, Level } from '../../events';
+import type { Attributed, Basis, Claim } from '../../events';
+import type { Birth } from '../audit/index';
 import type { Inflight } from './inflight';
 import type { Invocation } from './invocation';
 import type { Peer } from './peer';
-
-export interface Birth {
-  invocation?: string;
-  attribution: Level;
-  basis: Basis;
-  alsoIn?: string[];
-}
 
 export interface CallFacts {
   /** The connecting process, or undefined when the lookup found no process of the function's tree. */

@@ -119,8 +119,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     });
   }
 
-  function factsOf(req: IncomingMessage, at: number): CallFacts {
-    const claimed = extractContext(req.headers);
+  function factsOf(req: IncomingMessage, at: number, claimed = extractContext(req.headers)): CallFacts {
     const claimedId = req.headers[HEADER.invocation];
     return {
       peer: peerOf(req.socket),
@@ -161,7 +160,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
     const telemetry = o.collectorHostPort !== undefined && target.host === o.collectorHostPort;
     const claimed = extractContext(req.headers);
     const ts = nowUs();
-    const facts = telemetry ? undefined : factsOf(req, ts);
+    const facts = telemetry ? undefined : factsOf(req, ts, claimed);
     const owner = facts ? ownerOfCall(facts, ctx) : {};
     const inv = owner.inv;
     const traceId = inv?.traceId ?? claimed?.traceId ?? newTraceId();

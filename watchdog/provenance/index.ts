@@ -4,7 +4,7 @@
 // never sits on the request's path.
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API, ENV, type Claim, OPENFAAS_TOKEN_FILE, SCHEMA_VERSION, newInstanceId, nowUs, otlpKey, readToken, uuidv7, type AlastorEvent } from '../../events';
+import { API, ENV, OPENFAAS_TOKEN_FILE, SCHEMA_VERSION, newInstanceId, nowUs, otlpKey, readToken, uuidv7, type AlastorEvent } from '../../events';
 import { noopObserver, type InvocationScope, type Observer, type RequestInfo } from '../observer';
 import { startAuditTailer, type AuditTailer } from '../audit/index';
 import { Shipper } from '../ship/shipper';
@@ -12,7 +12,7 @@ import { startEgressProxy } from './egress';
 import { functionName } from './identity';
 import { Inflight } from './inflight';
 import { ClaimLog } from './claims';
-import type { Birth, OwnerContext } from './call-owner';
+import type { OwnerContext } from './call-owner';
 import { Invocation } from './invocation';
 
 export interface ProvenanceOptions {
@@ -56,23 +56,22 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
   if (!token) log(`provenance: no ${ENV.token}: batches are chained with an empty key (the collector must also run without a token)`);
 
   const inflight = new Inflight();
-  // claim() and bornIn() are the tailer's side of exact attribution (watchdog/audit/index.ts).
-  let audit: (AuditTailer & { claim?(c: Claim): void; bornIn?(pid: number): Birth | undefined }) | undefined;
+  let audit: AuditTailer | undefined;
   let defaultPid: number | undefined;
   // Claims of the http upstream's instrumentation: to the audit tailer, which checks them against
   // the kernel, and spawn claims kept for the proxy.
-  const claimLog = new ClaimLog((c) => audit?.claim?.(c));
+  const claimLog = new ClaimLog((c) => audit?.claim(c));
   const owners: OwnerContext = {
     inflight,
     get upstreamPid() {
       return defaultPid;
     },
-    bornIn: (pid) => audit?.bornIn?.(pid),
+    bornIn: (pid) => audit?.bornIn(pid),
     spawnOf: (pid) => claimLog.spawnOf(pid),
   };
   const gatewayUrl = env[ENV.gatewayUrl]?.trim() || undefined;
   const egress = await startEgressProxy({
-    instance, function: fn, owners, birthsExpected: () => audit?.bornIn !== undefined, emit, gatewayUrl, collectorHostPort: collector.host, log,
+    instance, function: fn, owners, birthsExpected: () => audit !== undefined, emit, gatewayUrl, collectorHostPort: collector.host, log,
   });
 
   if ((env[ENV.audit] ?? '').trim().toLowerCase() === 'on') {
