@@ -147,9 +147,12 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
       const evs = (await syscalls()).filter((e) => e.function === fn);
       return createOf(evs, `${fn}-a.txt`) && createOf(evs, `${fn}-b.txt`) ? evs : undefined;
     }, 20000, `${fn}: both creates in the store`);
-    // B's create: both windows contain it and one pid serves both; the later start is named, A is
-    // listed, and the level says it is a guess.
-    expect(createOf(all, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA], attribution: 'guess', basis: 'time' });
+    // B's create: both windows fit it and one pid serves both. Which is named depends on where the
+    // audit clock (a tick behind) puts the act against B's start, so the test does not say; what
+    // it says is that the level is a guess and the other candidate is listed.
+    const createB = createOf(all, `${fn}-b.txt`)!;
+    expect(createB).toMatchObject({ attribution: 'guess', basis: 'time' });
+    expect([createB.invocation, ...(createB.alsoIn ?? [])].sort()).toEqual([idA, idB].sort());
     // A's create comes after B ended: only A's window holds it, an exact attribution.
     const createA = createOf(all, `${fn}-a.txt`)!;
     expect(createA).toMatchObject({ invocation: idA, attribution: 'exact', basis: 'window' });
@@ -158,10 +161,14 @@ maybe('fwatchdog with ALASTOR_AUDIT=on', () => {
     const ofA = await c.cli(['events', '--invocation', idA, '--kind', 'syscall', '--json']);
     const evsA = JSON.parse(ofA.stdout) as Sys[];
     expect(createOf(evsA, `${fn}-a.txt`)!.invocation).toBe(idA);
-    expect(createOf(evsA, `${fn}-b.txt`)).toMatchObject({ invocation: idB, alsoIn: [idA] });
+    expect(createOf(evsA, `${fn}-b.txt`)).toMatchObject({ invocation: createB.invocation, alsoIn: createB.alsoIn });
     expect(evsA.every((e) => e.invocation === idA || e.alsoIn?.includes(idA))).toBe(true);
-    const table = await c.cli(['events', '--invocation', idA, '--kind', 'syscall']);
-    expect(table.stdout).toContain(`[by time: or ${idA}]`);
+    // Asked for B's, the same: the guess is listed under both, marked as a guess.
+    const ofB = JSON.parse((await c.cli(['events', '--invocation', idB, '--kind', 'syscall', '--json'])).stdout) as Sys[];
+    expect(createOf(ofB, `${fn}-b.txt`)).toMatchObject({ attribution: 'guess' });
+    const other = createB.invocation === idA ? idB : idA;
+    const table = await c.cli(['events', '--invocation', createB.invocation!, '--kind', 'syscall']);
+    expect(table.stdout).toContain(`[by time: or ${other}]`);
     await wd.stop();
   });
 
