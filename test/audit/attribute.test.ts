@@ -159,6 +159,24 @@ describe('claims', () => {
     expect(verdicts[2]).toMatchObject({ invocation: 'B', attribution: 'guess', basis: 'time', alsoIn: ['A'] });
   });
 
+  test('one request plants a file and the next loads it: the claims\' read/write mode tells the two acts apart', () => {
+    const { tree, at } = upstream();
+    // A creates the module (O_WRONLY|O_CREAT|O_TRUNC) and B loads it (O_RDONLY|O_CLOEXEC) 4 ms
+    // later, within the claims' tolerance: by path alone both claims match both opens.
+    at.claims.add(claim({ invocation: 'A', op: 'file', path: '/srv/fn/planted.js', mode: 'w', tsUs: T + 21_000 }));
+    at.claims.add(claim({ invocation: 'B', op: 'file', path: '/srv/fn/planted.js', mode: 'r', tsUs: T + 25_000 }));
+    const open = (ts: number, flags: string, nametype: string) =>
+      ev(tree, { pid: 7, ppid: 1, syscall: 'openat', ts, a2: flags, paths: [{ name: '/srv/fn', nametype: 'PARENT' }, { name: '/srv/fn/planted.js', nametype }] });
+    const { verdicts } = at.attributeAll([open(T + 21_000, '241', 'CREATE'), open(T + 25_000, '80000', 'NORMAL')]);
+    expect(verdicts[0]).toEqual({ invocation: 'A', outsideInvocation: false, attribution: 'corroborated', basis: 'claim' });
+    expect(verdicts[1]).toEqual({ invocation: 'B', outsideInvocation: false, attribution: 'corroborated', basis: 'claim' });
+    // A claim without a mode (an older template) still matches either kind: the two are a guess.
+    at.claims.add(claim({ invocation: 'A', op: 'file', path: '/srv/fn/other.js', tsUs: T + 21_000 }));
+    at.claims.add(claim({ invocation: 'B', op: 'file', path: '/srv/fn/other.js', mode: 'r', tsUs: T + 25_000 }));
+    const read = ev(tree, { pid: 7, ppid: 1, syscall: 'openat', ts: T + 25_000, a2: '80000', paths: [{ name: '/srv/fn/other.js', nametype: 'NORMAL' }] });
+    expect(at.attributeAll([read]).verdicts[0]).toMatchObject({ attribution: 'guess', basis: 'claim' });
+  });
+
   test('claims must match pid, object and time', () => {
     const { tree, at } = upstream();
     at.claims.add(claim({ invocation: 'A', op: 'file', path: '/srv/fn/a.txt', pid: 8 }));

@@ -112,6 +112,14 @@ test('every act of concurrent requests is claimed for its own invocation: files,
     expect(mine.every((c) => c.pid === fn.pid)).toBe(true);
     const files = mine.filter((c) => c.op === 'file').map((c) => c.path);
     expect(files).toEqual(expect.arrayContaining([join(work, `${t}.w`), join(work, `planted-${t}.js`)]));
+    // Each file claim says whether it read or changed the file: written, read back, planted, loaded.
+    const modes = (f: string) => mine.filter((c) => c.path === join(work, f)).map((c) => c.mode);
+    expect(modes(`${t}.w`)).toEqual(['w', 'r']);
+    // The load is claimed by the loader hook and again by the loader's own readFileSync.
+    const [plant, ...loads] = modes(`planted-${t}.js`);
+    expect(plant).toBe('w');
+    expect(loads.length).toBeGreaterThan(0);
+    expect(loads.every((m) => m === 'r')).toBe(true);
     expect(mine.find((c) => c.op === 'spawn')?.child).toBe(out[i].child);
     expect(mine.filter((c) => c.op === 'connect')).toEqual([expect.objectContaining({ addr: '127.0.0.1', port: (sink.address() as AddressInfo).port })]);
   }

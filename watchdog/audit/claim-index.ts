@@ -6,7 +6,8 @@
 // flight. They are kept a few seconds of audit time and capped in number (planted code could
 // flood the pipe); what the cap pushes out is counted.
 import { posix } from 'node:path';
-import type { Claim } from '../../events/claims';
+import type { Claim, FileMode } from '../../events/claims';
+import { openWrites } from './emit';
 import type { AuditEvent } from './event';
 import { CLONE_LIKE } from './syscalls';
 
@@ -43,6 +44,17 @@ function claimKey(c: Claim): string | undefined {
   if (c.op === 'spawn' && c.child) return `s${c.pid}:${c.child}`;
   if (c.op === 'connect' && c.addr !== undefined && c.port !== undefined) return `c${c.pid}:${normAddr(c.addr)}:${c.port}`;
   return undefined;
+}
+
+/** Whether a file syscall read ('r') or changed ('w') its file; undefined when the kernel record does not say. */
+export function fileMode(ev: AuditEvent): FileMode | undefined {
+  if (!FILE_OPS.has(ev.syscall)) return undefined;
+  if (ev.syscall === 'open' || ev.syscall === 'openat') {
+    const w = openWrites(ev);
+    return w === undefined ? undefined : w ? 'w' : 'r';
+  }
+  if (ev.syscall === 'openat2') return ev.paths.some((p) => p.nametype === 'CREATE') ? 'w' : undefined;
+  return 'w'; // creat, truncate, rename, unlink, chmod, link, symlink
 }
 
 /** The objects an event acted on, as claim keys. */
@@ -100,14 +112,22 @@ export class ClaimIndex {
     }
   }
 
-  /** The claims that name the same act as `ev`: same pid, same object, within the tolerance. */
+  /**
+   * The claims that name the same act as `ev`: same pid, same object, within the tolerance, and for
+   * a file the same kind of act (a read claim never matches a write, nor the reverse) when both say.
+   */
   matching(ev: AuditEvent): Claim[] {
     if (this.size === 0) return [];
     const out: Claim[] = [];
+    const mode = fileMode(ev);
     for (const key of eventKeys(ev)) {
       const list = this.byKey.get(key);
       if (!list) continue;
-      for (const c of list) if (Math.abs(c.tsUs - ev.ts) <= CLAIM_TOLERANCE_US && !out.includes(c)) out.push(c);
+      for (const c of list) {
+        if (Math.abs(c.tsUs - ev.ts) > CLAIM_TOLERANCE_US || out.includes(c)) continue;
+        if (c.mode !== undefined && mode !== undefined && c.mode !== mode) continue;
+        out.push(c);
+      }
     }
     return out;
   }

@@ -170,7 +170,7 @@ Module._load = function alastorLoad(request, parent, isMain) {
       file = undefined; // let the real loader raise its own error
     }
     if (file && path.isAbsolute(file) && !Module._cache[file]) {
-      if (!inNodeModules(file)) claim('file', { path: file });
+      if (!inNodeModules(file)) claim('file', { path: file, m: 'r' });
       if (isExternal(file)) recordApp('app.module', { [ATTR.path]: file, [ATTR.external]: true });
     }
   }
@@ -218,6 +218,17 @@ net.Socket.prototype.connect = function alastorConnect() {
   return originalConnect.apply(this, arguments);
 };
 
+// Whether fs.open / createReadStream reads or writes, from their flags: the kernel's open says the
+// same, so the claim matches only the act it names. undefined when the flags cannot be read.
+const { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+function openMode(name, second) {
+  const flags = name === 'createReadStream' ? (second && typeof second === 'object' ? second.flags : undefined) : second;
+  if (flags === undefined || flags === null) return 'r';
+  if (typeof flags === 'number') return flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND) ? 'w' : 'r';
+  if (typeof flags === 'string') return /[wa+]/.test(flags) ? 'w' : 'r';
+  return undefined;
+}
+
 // File writes, renames and removals by path (not by descriptor).
 const pathOf = (p) => (typeof p === 'string' ? path.resolve(p) : p instanceof URL ? p.pathname : undefined);
 function wrapFile(obj, name, op, withTarget = false) {
@@ -226,8 +237,9 @@ function wrapFile(obj, name, op, withTarget = false) {
   obj[name] = function alastorFileOp(p, second) {
     const file = pathOf(p);
     if (file && !inNodeModules(file)) {
-      claim('file', { path: file });
-      if (op === 'rename' && withTarget && pathOf(second)) claim('file', { path: pathOf(second) });
+      const m = op === 'read' ? (name.startsWith('open') || name === 'createReadStream' ? openMode(name, second) : 'r') : 'w';
+      claim('file', m ? { path: file, m } : { path: file });
+      if (op === 'rename' && withTarget && pathOf(second)) claim('file', { path: pathOf(second), m: 'w' });
       if (op === 'read') return original.apply(this, arguments);
       let kind = op;
       if (op === 'write') {
