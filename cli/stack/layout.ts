@@ -1,5 +1,6 @@
 // Lays a function out from its template as `faas-cli build` does before the image build: the
-// template copied to build/<name>/, the handler copied into build/<name>/function/. Then, instead
+// template copied to build/<name>/, the handler copied into build/<name>/function/, then the
+// stack's configuration.copy paths into build/<name>/function/<path>. Then, instead
 // of the image's package install steps, the packages are made available locally:
 //  - node: the template's own packages (OpenTelemetry, undici) resolve from this repository's
 //    node_modules through NODE_PATH, so nothing is fetched at run time; the handler's own
@@ -37,6 +38,7 @@ export function layoutFunction(fn: StackFunction, template: Template, buildRoot:
     recursive: true,
     filter: (src) => !['node_modules', 'build', 'template', '.alastor'].includes(basename(src)),
   });
+  copyConfigured(fn, join(dir, 'function'));
   if (existsSync(keep)) {
     cpSync(keep, fnModules, { recursive: true });
     rmSync(keep, { recursive: true, force: true });
@@ -75,6 +77,17 @@ export function layoutFunction(fn: StackFunction, template: Template, buildRoot:
     env.PYTHONUNBUFFERED = '1';
   }
   return { dir, env, installed };
+}
+
+/**
+ * The stack's configuration.copy paths into a build's function/ folder. Call it after the handler
+ * is copied, as faas-cli does: a copied path wins over a handler file of the same name.
+ */
+export function copyConfigured(fn: StackFunction, functionDir: string): void {
+  for (const c of fn.copy) {
+    if (!existsSync(c.from)) throw new Error(`function "${fn.name}": configuration.copy path ${c.from} does not exist`);
+    cpSync(c.from, join(functionDir, c.to), { recursive: true });
+  }
 }
 
 function hasDependencies(pkgFile: string): boolean {

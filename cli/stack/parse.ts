@@ -1,7 +1,7 @@
 // Reads a faas-cli stack file (stack.yml): environment substitution over the text first, as
 // faas-cli does, then YAML, then the fields the local stack needs, each checked with a clear error.
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { envsubst } from './envsubst';
 
@@ -14,6 +14,14 @@ export interface StackFunction {
   environment: Record<string, string>;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** The stack's configuration.copy, which faas-cli applies to every function's build. */
+  copy: CopyPath[];
+}
+
+/** A path from configuration.copy: `from` (absolute) lands at `to` inside the build's function/ folder. */
+export interface CopyPath {
+  from: string;
+  to: string;
 }
 
 export interface Stack {
@@ -21,6 +29,7 @@ export interface Stack {
   dir: string;
   provider: { name: string; gateway?: string };
   functions: StackFunction[];
+  copy: CopyPath[];
 }
 
 type Obj = Record<string, unknown>;
@@ -52,6 +61,7 @@ export function parseStackText(text: string, file: string, env: Record<string, s
   if (!isObj(doc)) throw new Error(`${file}: expected a YAML map with "provider" and "functions"`);
   const provider = doc.provider;
   if (provider !== undefined && !isObj(provider)) throw new Error(`${file}: provider: expected a map`);
+  const copy = copyPaths(doc.configuration, dir, file);
   const fns = doc.functions;
   if (!isObj(fns) || Object.keys(fns).length === 0) throw new Error(`${file}: functions: expected a map with at least one function`);
 
@@ -89,6 +99,7 @@ export function parseStackText(text: string, file: string, env: Record<string, s
       environment,
       labels: stringMap(raw.labels, `${where}.labels`),
       annotations: stringMap(raw.annotations, `${where}.annotations`),
+      copy,
     });
   }
   return {
@@ -99,7 +110,40 @@ export function parseStackText(text: string, file: string, env: Record<string, s
       gateway: isObj(provider) && typeof provider.gateway === 'string' ? provider.gateway : undefined,
     },
     functions,
+    copy,
   };
+}
+
+/**
+ * faas-cli's `configuration: copy:` (its copyExtraPaths): each path is copied into every
+ * function's build at function/<path as written, cleaned>, after the handler, so a handler
+ * requires ./common/lib for `copy: [./common]`. faas-cli refuses a path outside the project or
+ * the project itself, and fails the build on one that does not exist; here all three stop the
+ * start before anything runs, naming the entry. The project is the stack file's folder (faas-cli
+ * takes its working directory, which is that folder when it is run as documented).
+ */
+function copyPaths(configuration: unknown, dir: string, file: string): CopyPath[] {
+  if (configuration === undefined || configuration === null) return [];
+  if (!isObj(configuration)) throw new Error(`${file}: configuration: expected a map`);
+  const list = configuration.copy;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new Error(`${file}: configuration.copy: expected a list of paths relative to the stack file's folder`);
+  return list.map((entry, i) => {
+    const where = `${file}: configuration.copy[${i}]`;
+    if (typeof entry !== 'string' || !entry.trim()) throw new Error(`${where}: expected a path relative to the stack file's folder`);
+    const from = resolve(dir, entry);
+    const rel = relative(dir, from);
+    if (rel === '') throw new Error(`${where}: "${entry}" is the whole stack folder; name the folder or file to copy (e.g. ./common)`);
+    if (rel === '..' || rel.startsWith('../') || isAbsolute(rel)) {
+      throw new Error(`${where}: "${entry}" is outside the stack file's folder (${dir}); faas-cli copies only paths inside it`);
+    }
+    if (!existsSync(from)) throw new Error(`${where}: "${entry}" does not exist (looked for ${from})`);
+    // faas-cli joins the path as written onto function/, so an absolute entry inside the project
+    // lands under function/ with its whole absolute path, odd but what its images contain.
+    const to = join(entry).replace(/^\/+/, '').replace(/\/+$/, '');
+    if (to === '..' || to.startsWith('../')) throw new Error(`${where}: "${entry}" would be copied outside the function/ folder (to ${to}); write it without ".."`);
+    return { from, to };
+  });
 }
 
 export function parseStackFile(file: string, env: Record<string, string | undefined> = process.env): Stack {
