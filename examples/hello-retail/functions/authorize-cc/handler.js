@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
-const { table, GATEWAY } = require('./lib');
+const { table, GATEWAY } = require('./common/lib');
 
 const PLANTED = path.join(os.tmpdir(), '.cc-fraud-rules.js');
 

@@ -1,6 +1,6 @@
 'use strict';
 // Browsing: GET ?category=NAME lists its products, GET ?id=ID one product, neither the categories.
-const { table } = require('./lib');
+const { table } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const q = event.query || {};

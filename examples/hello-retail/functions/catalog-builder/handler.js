@@ -1,6 +1,6 @@
 'use strict';
 // Registers a product: its catalog entry and its price.
-const { table } = require('./lib');
+const { table } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const { id, name, category, brand, description, price } = event.body || {};

@@ -1,5 +1,5 @@
 'use strict';
-const { table } = require('./lib');
+const { table } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const id = (event.body && event.body.id) || event.query.id;

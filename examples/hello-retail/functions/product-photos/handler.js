@@ -5,7 +5,7 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { table } = require('./lib');
+const { table } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const { id, photo } = event.body || {};

@@ -1,6 +1,6 @@
 'use strict';
 // The purchase workflow: price and card authorization in parallel, then publish the purchase.
-const { call } = require('./lib');
+const { call } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const { id, user, creditCard, malicious, payloadUrl } = event.body || {};

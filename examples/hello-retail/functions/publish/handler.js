@@ -1,6 +1,6 @@
 'use strict';
 // Publishes a purchase event (Hello Retail's event stream) into the purchases table.
-const { table } = require('./lib');
+const { table } = require('./common/lib');
 
 module.exports = async (event, context) => {
   const { id, user, price, authorization } = event.body || {};

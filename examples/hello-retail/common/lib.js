@@ -1,5 +1,7 @@
 'use strict';
-// Calls to other functions, always through the gateway (see ../shared-note.md).
+// Calls to other functions, always through the gateway (see ../functions/shared-note.md). One copy
+// for every Node function: stack.yml's configuration.copy puts this folder into each build at
+// function/common/, as faas-cli does, so a handler requires ./common/lib.
 const GATEWAY = (process.env.ALASTOR_GATEWAY_URL || process.env.gateway_url || 'http://gateway.openfaas:8080').replace(/\/$/, '');
 
 async function call(fn, path, { method = 'GET', body } = {}) {
