@@ -28,6 +28,7 @@ import { decideAudit } from '../../cli/stack/audit';
 import { startGateway, type Gateway } from '../../cli/stack/gateway';
 import { parseStackFile, type StackFunction } from '../../cli/stack/parse';
 import { findTemplate, type Template } from '../../cli/stack/template';
+import { copyConfigured } from '../../cli/stack/layout';
 import { findRoot, freePort } from '../../cli/stack/runner';
 import { investigate } from '../demo/investigate';
 
@@ -75,6 +76,8 @@ function layOut(fn: StackFunction, t: Template, buildRoot: string): string {
     if (['build', 'template', 'node_modules'].includes(entry)) continue;
     cpSync(join(fn.handler, entry), join(dir, 'function', entry), { recursive: true });
   }
+  // configuration.copy (Hello Retail's common/), after the handler, as faas-cli lays it out.
+  copyConfigured(fn, join(dir, 'function'));
   return dir;
 }
 
