@@ -5,7 +5,9 @@ import { parseTimeArg, usToIso } from '../../events';
 import { openStore, type DB } from '../../collector/store/open';
 import { updateGraph } from '../../collector/graph/index';
 import { edgeLevel, traceBack, traceForward, type TraceOptions, type TraceResult } from '../../collector/graph/trace';
-import type { GraphEdge } from '../../collector/graph/model';
+import { select, type Selection } from '../../collector/graph/select';
+import { DEFAULT_RULES } from '../../collector/graph/reduce';
+import type { GraphEdge, GraphNode } from '../../collector/graph/model';
 import { LEVELS } from '../../events/attribution';
 
 /** Opens a store for graph queries and brings the graph up to date first. */
@@ -18,7 +20,7 @@ export function openGraphStore(file: string): DB {
   return db;
 }
 
-interface TraceFlags { db: string; json?: boolean; depth?: string; since?: string; until?: string; followFlagged?: boolean }
+interface TraceFlags { db: string; json?: boolean; depth?: string; since?: string; until?: string; followFlagged?: boolean; all?: boolean; last?: boolean; at?: string }
 
 export function traceOptions(o: TraceFlags): TraceOptions {
   const opts: TraceOptions = { followFlagged: o.followFlagged };
@@ -32,15 +34,113 @@ export function traceOptions(o: TraceFlags): TraceOptions {
   return opts;
 }
 
-/** The readable form: the path to the root cause first, then every root, then counts. */
-export function printTrace(r: TraceResult): string {
+/** Who did an act, for the files list: the invocation a process or socket belongs to. */
+export type Owners = Map<string, { invocation: string; function?: string }>;
+
+/** The invocation each of these nodes belongs to, from the store (a process's is not in its attributes). */
+export function ownersOf(db: DB, ids: Iterable<string>): Owners {
+  const q = db.prepare<[string], { invocation: string | null; function: string | null }>(
+    `SELECT n.invocation, i.function FROM graph_nodes n LEFT JOIN graph_invocations i ON i.invocation = n.invocation WHERE n.id = ?`);
+  const out: Owners = new Map();
+  for (const id of ids) {
+    const r = q.get(id);
+    if (r?.invocation) out.set(id, { invocation: r.invocation, ...(r.function ? { function: r.function } : {}) });
+  }
+  return out;
+}
+
+/** The selector's matches, which one the walk starts from, and how to pick another. */
+function matchLines(r: TraceResult, selector: string, sel: Selection): string[] {
+  const matches = sel.matches ?? [];
+  const starts = new Set(r.start);
+  const from = sel.chosen === 'all'
+    ? `the walk starts from all of them${r.path ? '; the path below from the one marked >' : ''}`
+    : sel.chosen === 'latest'
+      ? 'the walk starts from the latest, marked >'
+      : 'the walk starts from the one nearest --at, marked >';
+  const marked = sel.chosen === 'all' ? r.path?.[0] : r.start[0];
+  const lines = ['', `${selector} matches ${matches.length} nodes; ${from}:`];
+  for (const m of matches) {
+    const owner = m.invocation ? `invocation ${m.invocation}${m.function ? ` (${m.function})` : ''}` : 'no invocation';
+    lines.push(`  ${m.id === marked ? '>' : starts.has(m.id) ? '+' : ' '} ${m.kind} ${m.label}  ${m.time !== undefined ? usToIso(m.time) : '(no time)'}  ${owner}  ${m.id}`);
+  }
+  lines.push(sel.chosen === 'all'
+    ? '  to walk from one: --last (the latest), --at TIME (the one nearest TIME), or its id'
+    : '  to walk from another: --at TIME (the one nearest TIME) or its id; --all walks from every one');
+  return lines;
+}
+
+// Runtime files (the reduction's default prune rules) are only ever read and would bury the few
+// files that matter; a written one is always shown.
+const runtimeFile = (p: string) => DEFAULT_RULES.prune.some((rule) => (rule.startsWith('*') ? p.includes(rule.slice(1)) : p.startsWith(rule)));
+
+/**
+ * The files on the path and those a node on the path read or wrote (the planted script, the
+ * secret sent out), each with every read and write the walk reached: by whom, when, how sure.
+ */
+function fileLines(r: TraceResult, name: (id: string) => string, byId: Map<string, GraphNode>, owners?: Owners): string[] {
+  const path = r.path ?? [];
+  const onPath = new Set(path);
+  const isFile = (id: string) => byId.get(id)?.kind === 'file';
+  const near = new Set(path.filter(isFile));
+  for (const e of r.edges) {
+    if (isFile(e.to) && onPath.has(e.from)) near.add(e.to);
+    if (isFile(e.from) && onPath.has(e.to)) near.add(e.from);
+  }
+  let hidden = 0;
+  const acts = new Map<string, Array<{ text: string; time: number; level: string }>>();
+  const by = (id: string) => {
+    const o = owners?.get(id);
+    const n = byId.get(id);
+    const inv = !o ? '' : n?.kind === 'invocation' ? ` (${o.invocation})` : `, in invocation ${o.invocation}${o.function ? ` (${o.function})` : ''}`;
+    return `${n ? `${n.kind} ${n.label}` : id}${inv}`;
+  };
+  for (const e of r.edges) {
+    const [file, what] = e.relation === 'wasGeneratedBy' && near.has(e.from) ? [e.from, 'written'] : e.relation === 'used' && near.has(e.to) ? [e.to, 'read'] : [];
+    if (!file) continue;
+    const list = acts.get(file) ?? [];
+    acts.set(file, list);
+    const text = `${what} by ${by(what === 'written' ? e.to : e.from)}`;
+    const level = edgeLevel(e);
+    // Parallel edges (an act and its alternatives) name different actors; one act by one actor is one line.
+    const same = list.find((a) => a.text === text);
+    if (!same) list.push({ text, time: e.time, level });
+    else if (LEVELS.indexOf(level) < LEVELS.indexOf(same.level as (typeof LEVELS)[number])) same.level = level;
+  }
+  const files = [...near].filter((id) => {
+    const keep = onPath.has(id) || (acts.get(id) ?? []).some((a) => a.text.startsWith('written')) || !runtimeFile(String(byId.get(id)!.attributes.path ?? ''));
+    if (!keep) hidden++;
+    return keep;
+  }).sort((a, b) => (byId.get(a)!.time ?? 0) - (byId.get(b)!.time ?? 0));
+  if (!files.length && !hidden) return [];
+  const lines = ['', `files read and written along the path (${files.length}; > on the path):`];
+  for (const id of files) {
+    const n = byId.get(id)!;
+    lines.push(`  ${onPath.has(id) ? '>' : ' '} ${name(id).replace(/ {2}\(.*\)$/, '')}  ${id}`);
+    for (const a of (acts.get(id) ?? []).sort((x, y) => x.time - y.time)) {
+      lines.push(`      ${a.text} at ${usToIso(a.time)}${a.level !== 'exact' ? ` [${a.level}]` : ''}`);
+    }
+    if (!acts.get(id)?.length && n.attributes.preexisting) lines.push('      there before the walk began (no write recorded)');
+  }
+  if (hidden) lines.push(`  (${hidden} runtime file(s) read along the path left out; --json lists them)`);
+  return lines;
+}
+
+/**
+ * The readable form: what the selector matched and where the walk starts, the path to the root
+ * cause, the files read and written along it, every root, then anything flagged or guessed.
+ */
+export function printTrace(r: TraceResult, selection?: { selector: string; sel: Selection; owners?: Owners }): string {
   const byId = new Map(r.nodes.map((n) => [n.id, n]));
   const name = (id: string) => {
     const n = byId.get(id);
     return n ? `${n.kind} ${n.label}${n.time ? `  (${usToIso(n.time)})` : ''}` : id;
   };
   const lines: string[] = [];
-  lines.push(`${r.direction} trace from ${r.start.join(', ')}: ${r.nodes.length} nodes, ${r.edges.length} edges`);
+  const sel = selection?.sel.matches ? selection.sel : undefined;
+  const from = !sel || sel.chosen === 'all' ? (sel ? sel.described : r.start.join(', ')) : `${r.start[0]}, the ${sel.chosen === 'latest' ? 'latest' : 'nearest'} of ${sel.described}`;
+  lines.push(`${r.direction} trace from ${from}: ${r.nodes.length} nodes, ${r.edges.length} edges`);
+  if (sel) lines.push(...matchLines(r, selection!.selector, sel));
   if (r.path) {
     lines.push('', `path to the root cause (${r.pathLevel ?? 'exact'}):`);
     // The surest of parallel edges (an act and its alternatives) is the one shown.
@@ -62,6 +162,7 @@ export function printTrace(r: TraceResult): string {
       for (const id of r.otherCandidates ?? []) lines.push(`  ${name(id)}  [${r.rootLevels?.[id] ?? '?'}]`);
     }
   }
+  if (r.direction === 'backward') lines.push(...fileLines(r, name, byId, selection?.owners));
   if (r.roots) {
     lines.push('', `roots (${r.roots.length}):`);
     for (const id of r.roots) lines.push(`  ${name(id)}${r.rootLevels && r.rootLevels[id] !== 'exact' ? `  [${r.rootLevels[id]}]` : ''}`);
@@ -90,6 +191,7 @@ export function printTrace(r: TraceResult): string {
 }
 
 function addWalk(parent: Command, name: string, desc: string, run: typeof traceBack): void {
+  const back = run === traceBack;
   parent
     .command(`${name} <node>`)
     .description(desc)
@@ -99,11 +201,24 @@ function addWalk(parent: Command, name: string, desc: string, run: typeof traceB
     .option('--since <time>', 'only edges at or after (ISO time, epoch, or 15m/2h/3d ago)')
     .option('--until <time>', 'only edges at or before')
     .option('--follow-flagged', 'also follow caller links whose evidence contradicts itself')
+    .option('--last', 'when NODE matches several (ip:port, a file path): start from the latest')
+    .option('--at <time>', 'when NODE matches several: start from the one nearest this time')
+    .option('--all', `when NODE matches several: start from every one${back ? ' (the default walks from the latest)' : ' (the default)'}`)
     .action((node: string, o: TraceFlags) => {
+      const opts = traceOptions(o);
+      const at = o.at === undefined ? undefined : parseTimeArg(o.at);
       const db = openGraphStore(o.db);
       try {
-        const r = run(db, node, traceOptions(o));
-        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : printTrace(r));
+        // Forward, every match is a cause of what follows, so all of them are the natural start.
+        const sel = select(db, node, { all: o.all || (!back && !o.last && at === undefined), last: o.last, at });
+        const r = run(db, sel.nids, opts);
+        const out = sel.matches ? { ...r, matches: sel.matches, chosen: sel.chosen } : r;
+        if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        else {
+          const files = new Set(r.nodes.filter((n) => n.kind === 'file').map((n) => n.id));
+          const acting = r.edges.flatMap((e) => (e.relation === 'used' && files.has(e.to) ? [e.from] : e.relation === 'wasGeneratedBy' && files.has(e.from) ? [e.to] : []));
+          process.stdout.write(printTrace(r, { selector: node, sel, owners: back ? ownersOf(db, new Set(acting)) : undefined }));
+        }
       } finally {
         db.close();
       }

@@ -22,7 +22,8 @@ beforeAll(() => {
 afterAll(() => w.close());
 
 test('trace back by ip:port gives nodes, edges, roots and the path, as JSON', async () => {
-  const r = await alastor(['trace', 'back', '127.0.0.1:9999', '--db', w.file, '--json']);
+  // --all: the walk from every connection to the endpoint (without it, from the latest only).
+  const r = await alastor(['trace', 'back', '127.0.0.1:9999', '--db', w.file, '--json', '--all']);
   expect(r.stderr).toBe('');
   const t = JSON.parse(r.stdout);
   expect(t.start.sort()).toEqual([`sock:${ids.exfil}`, `sock:${ids.later}`].sort());
