@@ -114,6 +114,12 @@ export const HttpOut = Type.Object({
   lineage: Opt(Type.Array(Int())),
   /** The invocation the caller's own code named (X-Alastor-Invocation on the proxied request): a claim. */
   claimedInvocation: Opt(Str()),
+  /**
+   * Proxy only: the span the caller's traceparent named. The proxy stamps the call with a span of
+   * its own (spanId, the callee's parent); an instrumented function reports the same call under
+   * this one, which is how the two records of one call find each other.
+   */
+  parentSpanId: Opt(Str({ pattern: '^[0-9a-f]{16}$' })),
   ...Attribution,
 });
 

@@ -14,9 +14,23 @@
 // exact but is tallied as unlabelled, except an http.out whose own `evidence` says claimed (an
 // OpenTelemetry span), which is a claim. A wrong invocation at any level above guess is the one
 // thing that must never happen; each one is returned in full in `wrong`, never folded into a rate.
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+
+/**
+ * What the collector says of each call the function reported itself: `alastor events` joins it
+ * with the egress proxy's record or the kernel's connect (collector/query/corroborate.ts). The
+ * bench reads the product's own answer rather than judging the join itself. Map event id -> that
+ * `corroboration` object.
+ */
+export function corroborationsOf(dbFile, cli) {
+  const out = execFileSync(process.execPath, [cli, 'events', '--db', dbFile, '--kind', 'http.out', '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const m = new Map();
+  for (const e of JSON.parse(out)) if (e.corroboration) m.set(e.id, e.corroboration);
+  return m;
+}
 
 export const LEVELS = ['exact', 'corroborated', 'claimed', 'guess'];
 const STRONG = new Set(['exact', 'corroborated']);
@@ -45,9 +59,14 @@ function producerOf(ev) {
   return ev.kind;
 }
 
-/** The level an event gives its invocation, and whether the producer said so itself. */
-export function levelOf(ev) {
+/**
+ * The level an event gives its invocation, and whether the producer said so itself. A call the
+ * function reported is worth what the collector's join makes of it (`corr`, see corroborationsOf):
+ * corroborated when the proxy or the kernel names the same invocation firmly, else a claim.
+ */
+export function levelOf(ev, corr) {
   if (!ev.invocation) return { level: 'unattributed', labelled: true };
+  if (corr && ev.kind === 'http.out') return { level: corr.attribution === 'corroborated' ? 'corroborated' : 'claimed', labelled: true, raw: `${corr.attribution} by ${corr.by}` };
   if (ev.attribution !== undefined) {
     // An unknown label is read as a firm one: a producer's new word must not hide an error.
     return { level: LEVELS.includes(ev.attribution) ? ev.attribution : 'exact', labelled: LEVELS.includes(ev.attribution), raw: ev.attribution };
@@ -207,17 +226,17 @@ function emptyTally() {
  *   manifest  what the generator did (bench-attribution.mjs writes it): requests with their plans
  *             and answers, the planted files, the sink's hits, whether audit was on
  */
-export function score(dbFile, manifest) {
+export function score(dbFile, manifest, corroborations = new Map()) {
   const Database = require('better-sqlite3');
   const db = new Database(dbFile, { fileMustExist: true });
   try {
-    return scoreDb(db, manifest);
+    return scoreDb(db, manifest, corroborations);
   } finally {
     db.close();
   }
 }
 
-function scoreDb(db, manifest) {
+function scoreDb(db, manifest, corroborations) {
   const idPattern = new RegExp(`ab-${manifest.run}-c\\d{2}-r\\d{4}`, 'g');
   const requests = new Map(manifest.requests.map((r) => [r.id, r]));
   const phaseOf = (rid) => requests.get(rid)?.phase;
@@ -326,7 +345,7 @@ function scoreDb(db, manifest) {
     const core = CORE_ACTS.has(key);
     const t = core ? tallyOf(phase) : tallyOf(phase).other;
     t.acts++;
-    const { level, labelled, raw } = levelOf(ev);
+    const { level, labelled, raw } = levelOf(ev, corroborations.get(ev.id));
     // A firm label with candidates beside it, or a guess with none, is a producer contradicting
     // itself: scored by its label (the stricter reading for a firm one), and counted.
     if ((ev.alsoIn?.length && ev.attribution && ev.attribution !== 'guess') || (ev.attribution === 'guess' && !ev.alsoIn?.length)) {

@@ -26,7 +26,7 @@ import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORE_ACTS, score } from './bench-attribution-score.mjs';
+import { CORE_ACTS, corroborationsOf, score } from './bench-attribution-score.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -356,7 +356,8 @@ function finish(m, s) {
 // ---- main ----
 if (RESCORE) {
   const manifest = JSON.parse(readFileSync(join(RESCORE, 'bench-attribution.json'), 'utf8'));
-  finish(manifest, score(join(RESCORE, 'alastor.db'), manifest));
+  const db = join(RESCORE, 'alastor.db');
+  finish(manifest, score(db, manifest, corroborationsOf(db, join(root, 'dist', 'alastor.js'))));
 } else {
   await main();
 }
@@ -480,7 +481,7 @@ async function main() {
     requests,
   };
   writeFileSync(join(stateDir, 'bench-attribution.json'), JSON.stringify(manifest));
-  const s = score(manifest.db, manifest);
+  const s = score(manifest.db, manifest, corroborationsOf(manifest.db, join(root, 'dist', 'alastor.js')));
   manifest.load.end = loadavg();
   finish(manifest, s);
 

@@ -146,17 +146,24 @@ function mapSpan(span: OtlpSpan, res: Map<string, unknown>, fn: string): Record<
     return { ...base, kind: kind ?? '(missing alastor.kind)' };
   }
   if (!isClient(span.kind)) return undefined;
-  const urlText = str(a.get('url.full')) ?? str(a.get('http.url'));
+  const spanUrl = str(a.get('url.full')) ?? str(a.get('http.url'));
   const method = str(a.get('http.request.method')) ?? str(a.get('http.method'));
-  if (!urlText && !method) return undefined; // a CLIENT span that is not HTTP (db, rpc)
+  if (!spanUrl && !method) return undefined; // a CLIENT span that is not HTTP (db, rpc)
+  // A request sent to an HTTP proxy (axios and others honouring HTTP_PROXY) carries the absolute
+  // URL as its path, and instrumentation-http glues it to the proxy's address
+  // ("http://127.0.0.1:42559http://target/path"), with the proxy as server.address/port. The call
+  // is to the target, as the egress proxy's record of it says.
+  const viaProxy = spanUrl ? /^https?:\/\/[^/]+?(https?:\/\/.+)$/i.exec(spanUrl)?.[1] : undefined;
+  const urlText = viaProxy ?? spanUrl;
   let u: URL | undefined;
   try {
     u = urlText ? new URL(urlText) : undefined;
   } catch {
     u = undefined;
   }
-  const host = str(a.get('server.address')) ?? str(a.get('net.peer.name')) ?? u?.hostname ?? '';
-  const port = int(a.get('server.port')) ?? int(a.get('net.peer.port')) ?? (u?.port ? Number(u.port) : undefined);
+  const target = viaProxy && u ? { host: u.hostname, port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80 } : undefined;
+  const host = target?.host ?? str(a.get('server.address')) ?? str(a.get('net.peer.name')) ?? u?.hostname ?? '';
+  const port = target?.port ?? int(a.get('server.port')) ?? int(a.get('net.peer.port')) ?? (u?.port ? Number(u.port) : undefined);
   const callee = /^\/function\/([^/?#]+)/.exec(u?.pathname ?? '')?.[1];
   return compact({
     ...base,
@@ -173,5 +180,7 @@ function mapSpan(span: OtlpSpan, res: Map<string, unknown>, fn: string): Record<
     source: 'instrumentation',
     durationMs: start !== undefined && end !== undefined && end >= start ? (end - start) / 1000 : undefined,
     error: isError(span.status?.code) ? span.status?.message || 'error' : undefined,
+    // The process that made the call: the kernel's connect by that pid can corroborate the claim.
+    pid,
   });
 }

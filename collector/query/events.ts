@@ -1,5 +1,8 @@
-// Raw events as stored, newest filters first; each is the event's own JSON object.
+// Raw events as stored, newest filters first; each is the event's own JSON object. A call the
+// function reported itself also carries `corroboration`: what the egress proxy or the kernel says
+// of it (corroborate.ts), joined here, never written into the stored event.
 import type { DB } from '../store/open';
+import { corroborateCalls } from './corroborate';
 
 export interface EventFilter {
   /** Its events, and the syscalls audit gave another invocation in flight with it by a guess (their alsoIn names it). */
@@ -40,15 +43,27 @@ export function listEvents(db: DB, f: EventFilter = {}): Array<Record<string, un
   }`;
   const out: Array<Record<string, unknown>> = [];
   for (const r of db.prepare(sql).iterate(...params) as Iterable<{ body: string }>) out.push(JSON.parse(r.body));
+  corroborateCalls(db, out);
   return out;
 }
 
 /** How sure the event's invocation is, when not exact (events/attribution.ts): the same words trace uses. */
 function levelNote(e: Record<string, any>): string {
   if (e.alsoIn?.length) return ` [by time: or ${e.alsoIn.join(', ')}]`;
+  const c = e.corroboration;
+  if (c?.contradiction) return ` [claimed by the function; contradicted: ${c.contradiction}]`;
+  if (c) return ` [corroborated by the ${c.by === 'proxy' ? "egress proxy's record" : "kernel's connect"} ${c.event}]`;
   const why = e.contradiction ? `: ${e.contradiction}` : '';
   if (e.attribution === 'claimed' || e.attribution === 'corroborated') return ` [${e.attribution} by ${e.basis ?? 'the function'}${why}]`;
   return why ? ` [${why.slice(2)}]` : '';
+}
+
+/** Where a connect or bind went: an inet address and port, or a unix socket's path (when no PATH record names it). */
+function sockText(a: Record<string, any> | undefined): string {
+  if (!a) return '';
+  if (a.path) return ` ${a.path}`;
+  if (a.address === undefined) return '';
+  return a.family === 'inet6' ? ` [${a.address}]:${a.port}` : ` ${a.address}:${a.port}`;
 }
 
 /** One short line of an event's distinctive fields, for the table view. */
@@ -71,7 +86,7 @@ export function summarize(e: Record<string, any>): string {
     case 'app.spawn':
       return `${e.command} ${JSON.stringify(e.argv)}`;
     case 'syscall':
-      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}${levelNote(e)}`;
+      return `${e.syscall} pid ${e.pid} ${e.exe} ${e.success ? 'ok' : `failed ${e.exit}`}${e.paths?.length ? ` ${e.paths.map((p: any) => p.name).join(' ')}` : ''}${e.paths?.length ? '' : sockText(e.sockaddr)}${levelNote(e)}`;
     case 'source.stats':
       return JSON.stringify(e.counters);
     default:

@@ -111,6 +111,7 @@ export async function startEgressProxy(o: EgressOptions): Promise<EgressProxy> {
         pid: facts.peer?.pid,
         lineage: facts.peer?.lineage,
         claimedInvocation: facts.claimedId,
+        parentSpanId: facts.parentSpanId,
         attribution: w.attribution,
         basis: w.basis,
         alsoIn: w.alsoIn,
