@@ -2,7 +2,7 @@
 // backward (collector/graph traceBack), and put the answer into words and into the JSON the
 // `--json` mode prints. Also the trace-only view: what a distributed tracer alone would show.
 import type { DB } from '../../collector/store/open';
-import { select, traceBack, type GraphNode, type TraceResult } from '../../collector/graph/index';
+import { loadGraph, select, traceBack, tracingView, type GraphNode, type TraceResult } from '../../collector/graph/index';
 
 export interface Step {
   kind: string;
@@ -57,6 +57,36 @@ export function invocationInfo(db: DB, invocation: string): InvocationInfo | und
     method: String(e.method),
     path: String(e.path),
   };
+}
+
+/** The invocation the gateway started for a request sent with this X-Call-Id. */
+export function invocationByCallId(db: DB, callId: string): InvocationInfo | undefined {
+  const row = db
+    .prepare<[string], { invocation: string }>(`SELECT invocation FROM events WHERE kind = 'invocation.start' AND json_extract(body, '$.callId') = ? ORDER BY ts LIMIT 1`)
+    .get(callId);
+  return row ? invocationInfo(db, row.invocation) : undefined;
+}
+
+/**
+ * Whether a tracer could connect two invocations: the tracing view of the whole store (spans and
+ * their headers only) has a chain between them, whichever way its edges point.
+ */
+export function tracerConnects(db: DB, a: string, b: string): boolean {
+  const g = tracingView(loadGraph(db));
+  const next = new Map<string, string[]>();
+  const link = (x: string, y: string) => next.set(x, [...(next.get(x) ?? []), y]);
+  for (const e of g.edges) {
+    link(e.from, e.to);
+    link(e.to, e.from);
+  }
+  const goal = `inv:${b}`;
+  const seen = new Set([`inv:${a}`]);
+  for (const queue = [...seen]; queue.length; ) {
+    const x = queue.pop()!;
+    if (x === goal) return true;
+    for (const y of next.get(x) ?? []) if (!seen.has(y)) seen.add(y), queue.push(y);
+  }
+  return false;
 }
 
 /** Every invocation of one trace id, in start order: what a tracer shows for one request. */

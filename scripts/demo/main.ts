@@ -13,7 +13,8 @@ import { updateGraph } from '../../collector/graph/index';
 import { toHtml } from '../../collector/export/html';
 import { parseAuditMode } from '../../cli/stack/audit';
 import { findRoot, startStack, type RunningStack } from '../../cli/stack/runner';
-import { investigate, type InvocationInfo } from './investigate';
+import { investigate, invocationByCallId, tracerConnects } from './investigate';
+import { compareStolen, conclude, type ConclusionInput } from './conclude';
 
 interface Args {
   json: boolean;
@@ -46,7 +47,16 @@ function parseArgs(argv: string[], root: string): Args {
 
 const time = (us: number) => new Date(Math.floor(us / 1000)).toISOString().replace('T', ' ').replace('Z', ' UTC');
 const short = (id: string) => (id.length > 13 ? `${id.slice(0, 8)}…${id.slice(-4)}` : id);
-const who = (i?: InvocationInfo) => (i ? `${i.function} invocation ${i.invocation} (#${i.seq} on instance ${i.instance}) at ${time(i.startUs)}` : '(unknown invocation)');
+
+/** The credit-card table as kv-store serves it now, to set beside what the attacker received. */
+async function cardTable(gateway: string): Promise<unknown> {
+  try {
+    const res = await fetch(`${gateway}/function/kv-store/tables/creditcards`);
+    return res.ok ? await res.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Polls the store (read-only, beside the running collector) for a connect to the attacker's port. */
 async function waitForConnect(dbFile: string, port: number, sinceUs: number, timeoutMs: number): Promise<boolean> {
@@ -92,6 +102,7 @@ export async function main(argv: string[]): Promise<void> {
   process.once('SIGTERM', onSignal);
 
   let workload;
+  const secret: ConclusionInput['secret'] = { name: 'the credit-card table', holder: 'kv-store' };
   let audit: { on: boolean; reason: string } = { on: false, reason: 'not started' };
   try {
     say(`1. Starting the stack (examples/hello-retail/stack.yml), collector store ${db}`);
@@ -120,7 +131,9 @@ export async function main(argv: string[]): Promise<void> {
     });
     say(`   sent ${workload.sent} requests (${Object.entries(workload.statuses).map(([k, v]) => `${v}x HTTP ${k}`).join(', ')})`);
     if (!attacker.stolen.length) throw new Error('the attack did not reach the attacker: nothing was exfiltrated (see the function logs)');
-    say(`   the attacker received ${attacker.stolen[0].bytes} bytes: the credit-card table`);
+    // Read after the attack, so the request is no part of the trace back from the exfiltration.
+    secret.content = await cardTable(stack.gatewayUrl);
+    say(`   ${compareStolen(attacker.stolen, secret).sentence}`);
     if (audit.on) {
       // The audit tailer follows auditd's log a little behind real time: wait until the collector
       // holds the exfiltration connect before the stack stops (stopping drains the rest).
@@ -150,20 +163,30 @@ export async function main(argv: string[]): Promise<void> {
       say(`     ${String(i + 1).padStart(2)}. ${s.kind.padEnd(10)} ${s.label}${s.invocation ? `   [invocation ${short(s.invocation)}${s.function ? `, ${s.function}` : ''}]` : ''}`),
     );
     say();
+    const writer = inv.files[0]?.writtenBy?.invocation;
+    const runner = inv.files[0]?.usedBy?.invocation;
+    const concluded = conclude({
+      investigation: inv,
+      pathLevel: inv.trace.pathLevel,
+      attack: Object.fromEntries((['one', 'two'] as const).map((k) => {
+        const callId = workload?.attack[k]?.callId;
+        return [k, { callId, invocation: callId ? invocationByCallId(store, callId) : undefined }];
+      })),
+      received: attacker.stolen,
+      secret,
+      tracesLinked: writer && runner ? tracerConnects(store, writer, runner) : undefined,
+    });
     say("   THE INVESTIGATOR'S ANSWER");
-    say(`   root cause: the attacker's first request, ${inv.rootCause.label} to ${inv.rootCause.function}, invocation ${inv.rootCause.invocation} at ${time(inv.rootCause.time)}${inv.rootCause.callId ? ` (X-Call-Id ${inv.rootCause.callId})` : ''}`);
-    for (const f of inv.files) {
-      say(`   it planted ${f.path}: written by ${who(f.writtenBy)}`);
-      say(`   a later, unrelated request ran it: ${who(f.usedBy)}`);
-    }
-    if (inv.read.length) say(`   and that invocation read: ${inv.read.join('; ')}`);
-    say(`   then it sent the data out: ${inv.poi.label}${inv.poi.time ? ` at ${time(inv.poi.time)}` : ''}`);
+    for (const l of concluded.answer) say(`   ${l}`);
+    say(`   ${concluded.stolen}`);
     say();
     say('   WHAT A TRACER ALONE SHOWS (X-Ray / Epsagon style: requests and spans only)');
     inv.tracingView.forEach((t, i) => {
       say(`   trace ${i + 1} (${t.traceId}): ${t.invocations.map((x) => `${x.function}#${x.seq}`).join(' -> ')}`);
     });
-    if (inv.tracingView.length >= 2) say(`   ${inv.tracingView.length} separate traces with no link between them: the planted file is invisible there.`);
+    for (const l of concluded.tracer) say(`   ${l}`);
+    const failed = Object.entries(concluded.checks).filter(([, v]) => v === false).map(([k]) => k);
+    if (failed.length) say(`   CHECKS THAT FAILED: ${failed.join(', ')}`);
     say();
     writeFileSync(html, toHtml(inv.trace, 'Hello, Retail!: backward trace from the exfiltration connection'));
     say(`5. Interactive graph of the backward trace: ${html}`);
@@ -182,6 +205,7 @@ export async function main(argv: string[]): Promise<void> {
       read: inv.read,
       tracingView: inv.tracingView.map((t) => t.invocations.map((i) => i.invocation)),
       attack: { one: workload?.attack.one?.callId, two: workload?.attack.two?.callId, exfiltratedBytes: attacker.stolen[0]?.bytes },
+      conclusion: concluded,
     };
     if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
