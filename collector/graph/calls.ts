@@ -14,6 +14,7 @@ import type { Context } from './context';
 import { endpointName, nodeId, type Trust } from './model';
 import { alternatives, levelAttrs } from './system';
 import { onProxyMessage } from './proxy-join';
+import { claimEdges, onProxyRecord } from './call-claims';
 
 export function onInstanceStart(c: Context, e: InstanceStartEvent): void {
   const nid = c.instanceNode(e.instance, e.function, e.ts);
@@ -75,17 +76,22 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
     [`seenBy_${e.source}`]: true, evidence: e.source === 'proxy' ? 'confirmed' : undefined,
     ...(e.source === 'proxy' ? { pid: e.pid, lineage: e.lineage, claimedInvocation: e.claimedInvocation, ...level } : {}),
   });
-  c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: level });
-  if (e.source === 'proxy' && e.pid != null) onProxyMessage(c, e.instance, e.pid, e.ts, msg);
-  const alts = alternatives(c, e, actor);
-  for (const alt of alts) c.w.edge({ src: msg, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: { alternative: true } });
   // A callee's answer reaches the caller when the call completes (the proxy stamps the start and
   // measures the duration), and carries what the callee did before it. An outside endpoint's answer
   // is used from the start of the call: the endpoint is a root, nothing before it matters, and the
   // proxy's end stamp can trail the function's use of the data (by 1.4 ms measured, more under load).
   const answeredAt = e.ts + Math.round((e.durationMs ?? 0) * 1000);
-  c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', ...level } });
-  for (const alt of alts) c.w.edge({ src: alt, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', alternative: true } });
+  if (e.source === 'proxy') {
+    c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: level });
+    if (e.pid != null) onProxyMessage(c, e.instance, e.pid, e.ts, msg);
+    const alts = alternatives(c, e, actor);
+    for (const alt of alts) c.w.edge({ src: msg, dst: alt, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: { alternative: true } });
+    c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', ...level } });
+    for (const alt of alts) c.w.edge({ src: alt, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence, trust: e.evidence, attrs: { role: 'response', alternative: true } });
+    onProxyRecord(c, e);
+  } else {
+    claimEdges(c, e, msg, actor, answeredAt);
+  }
   if (!e.callee) {
     // An endpoint outside the platform: data flows both ways, and the walk stops there (a root).
     const name = endpointName(e.host, e.port);

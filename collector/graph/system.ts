@@ -11,6 +11,7 @@ import type { Context } from './context';
 import { endpointName, nodeId, type Evidence, type Trust } from './model';
 import type { Level } from '../../events/attribution';
 import { egressProxyOf, onProxySocket } from './proxy-join';
+import { onConnect } from './call-claims';
 
 interface Base { instance: string; function: string; invocation?: string; ts: number; pid?: number; alsoIn?: string[]; attribution?: Level; basis?: string; contradiction?: string }
 
@@ -249,6 +250,8 @@ function socket(c: Context, e: SyscallEvent, actor: number, syscall: string, rem
     c.w.mergeAttrs(sock, { egressProxy: true });
     return onProxySocket(c, e.instance, e.pid, e.ts, sock);
   }
+  // A direct call the function claimed around this connect may now be corroborated.
+  if (syscall === 'connect' && !inbound) onConnect(c, e.instance, e.pid, e.ts);
   const r = c.w.node({ id: nodeId.remote(remote), kind: 'remote', label: remote, time: e.ts, attrs: { endpoint: remote, family } });
   c.w.edge({ src: sock, dst: r, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });
   c.w.edge({ src: r, dst: sock, relation: 'wasDerivedFrom', time: e.ts, evidence: 'syscall', attrs: { direction: inbound ? 'in' : 'out' } });

@@ -103,6 +103,22 @@ describe('calls a function reports, checked against the egress proxy and the ker
       expect(proxied!.corroboration!.contradiction).toBeUndefined();
       expect(claimOf('direct')).toMatchObject({ invocation, corroboration: { attribution: 'corroborated', by: 'kernel' } });
     }
+    // The graph tells the same story: the claim's message is linked to its invocation at the
+    // corroborated level, and names the proxy's record of the same call.
+    for (const [id, invocation] of Object.entries(ids)) {
+      const g = JSON.parse(execFileSync(process.execPath, [ALASTOR_CLI, 'graph', 'show', invocation, '--db', up.db!, '--json'], { encoding: 'utf8' })) as {
+        nodes: Array<{ id: string; kind: string; attributes: Record<string, unknown> }>;
+        edges: Array<{ from: string; to: string; relation: string; trust?: string; attributes?: Record<string, unknown> }>;
+      };
+      for (const what of ['proxied', 'direct']) {
+        const msg = g.nodes.find((n) => n.kind === 'message' && n.attributes.seenBy_instrumentation && String(n.attributes.url).endsWith(`/${what}/${id}`))!;
+        expect(msg).toBeDefined();
+        const gen = g.edges.find((e) => e.from === msg.id && e.to === `inv:${invocation}` && e.relation === 'wasGeneratedBy')!;
+        expect(gen.attributes).toMatchObject({ level: 'corroborated', basis: what === 'proxied' ? 'proxy' : 'kernel' });
+        expect(gen.trust).toBeUndefined();
+        if (what === 'proxied') expect(g.nodes.map((n) => n.id)).toContain(msg.attributes.sameCallAs);
+      }
+    }
     // The table says so in words.
     const table = execFileSync(process.execPath, [ALASTOR_CLI, 'events', '--db', up.db!, '--kind', 'http.out'], { encoding: 'utf8' });
     expect(table).toMatch(/\/direct\/one .*\[corroborated by the kernel's connect /);
