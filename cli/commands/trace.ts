@@ -127,6 +127,40 @@ function fileLines(r: TraceResult, name: (id: string) => string, byId: Map<strin
 }
 
 /**
+ * The data a node on the path took in from a call (the credit-card table a function fetched from
+ * another, a payload from outside): the messages it used that are not on the path themselves, with
+ * where each came from. A secret read that way is as much a part of the story as a file.
+ */
+function messageLines(r: TraceResult, byId: Map<string, GraphNode>, owners?: Owners): string[] {
+  const onPath = new Set(r.path ?? []);
+  const who = (id: string) => {
+    const n = byId.get(id);
+    const o = owners?.get(id);
+    return `${n ? `${n.kind} ${n.label}` : id}${o && n?.kind === 'invocation' ? ` (${o.invocation})` : ''}`;
+  };
+  const got = new Map<string, Array<{ by: string; time: number }>>();
+  for (const e of r.edges) {
+    if (e.relation !== 'used' || !onPath.has(e.from) || onPath.has(e.to) || byId.get(e.to)?.kind !== 'message') continue;
+    got.set(e.to, [...(got.get(e.to) ?? []), { by: e.from, time: e.time }]);
+  }
+  if (!got.size) return [];
+  const lines = ['', `data received along the path (${got.size} message(s) its nodes used):`];
+  const ids = [...got.keys()].sort((a, b) => (byId.get(a)!.time ?? 0) - (byId.get(b)!.time ?? 0));
+  for (const id of ids) {
+    lines.push(`    message ${byId.get(id)!.label}  ${id}`);
+    // Where it came from: the invocation that answered it, or the endpoint outside.
+    for (const e of r.edges) {
+      if (e.from !== id) continue;
+      const users = got.get(id)!.map((u) => u.by);
+      if (e.relation === 'wasGeneratedBy' && !users.includes(e.to)) lines.push(`      from ${who(e.to)}`);
+      else if (e.relation === 'wasDerivedFrom' && byId.get(e.to)?.kind === 'remote') lines.push(`      from ${who(e.to)}`);
+    }
+    for (const u of got.get(id)!.sort((a, b) => a.time - b.time)) lines.push(`      received by ${who(u.by)} at ${usToIso(u.time)}`);
+  }
+  return lines;
+}
+
+/**
  * The readable form: what the selector matched and where the walk starts, the path to the root
  * cause, the files read and written along it, every root, then anything flagged or guessed.
  */
@@ -162,7 +196,7 @@ export function printTrace(r: TraceResult, selection?: { selector: string; sel: 
       for (const id of r.otherCandidates ?? []) lines.push(`  ${name(id)}  [${r.rootLevels?.[id] ?? '?'}]`);
     }
   }
-  if (r.direction === 'backward') lines.push(...fileLines(r, name, byId, selection?.owners));
+  if (r.direction === 'backward') lines.push(...fileLines(r, name, byId, selection?.owners), ...messageLines(r, byId, selection?.owners));
   if (r.roots) {
     lines.push('', `roots (${r.roots.length}):`);
     for (const id of r.roots) lines.push(`  ${name(id)}${r.rootLevels && r.rootLevels[id] !== 'exact' ? `  [${r.rootLevels[id]}]` : ''}`);
@@ -215,8 +249,7 @@ function addWalk(parent: Command, name: string, desc: string, run: typeof traceB
         const out = sel.matches ? { ...r, matches: sel.matches, chosen: sel.chosen } : r;
         if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         else {
-          const files = new Set(r.nodes.filter((n) => n.kind === 'file').map((n) => n.id));
-          const acting = r.edges.flatMap((e) => (e.relation === 'used' && files.has(e.to) ? [e.from] : e.relation === 'wasGeneratedBy' && files.has(e.from) ? [e.to] : []));
+          const acting = r.edges.flatMap((e) => (e.relation === 'used' ? [e.from] : e.relation === 'wasGeneratedBy' ? [e.to] : []));
           process.stdout.write(printTrace(r, { selector: node, sel, owners: back ? ownersOf(db, new Set(acting)) : undefined }));
         }
       } finally {

@@ -96,7 +96,8 @@ export function conclude(input: ConclusionInput): Conclusion {
     answer.push(`root cause found: ${rootWhere} (X-Call-Id=${root.callId ?? 'none recorded'}); the attacker's first request has no X-Call-Id to check it against`);
   }
   if (input.pathLevel && input.pathLevel !== 'exact') {
-    answer.push(`the path to it rests on a ${input.pathLevel} attribution; \`alastor trace back\` lists the other candidates`);
+    const basis = input.pathLevel === 'guess' ? 'a guess by time' : input.pathLevel === 'claimed' ? 'a claim by the function that nothing outside it confirms' : input.pathLevel === 'corroborated' ? 'a claim the kernel corroborates' : `a ${input.pathLevel} attribution`;
+    answer.push(`the path to it is not exact throughout: it rests on ${basis}; \`alastor trace back\` lists the other candidates`);
   }
 
   let plantedInAttackOne: Check;

@@ -141,7 +141,7 @@ test('an endpoint that served the payload and received the data: the matches, th
 
   // Under the path: the planted script (on it, written in request one, run in request two) and the
   // secret the sending process read.
-  const files = text.slice(text.indexOf('\nfiles read and written along the path'), text.indexOf('\nroots ('));
+  const files = text.slice(text.indexOf('\nfiles read and written along the path'), text.indexOf('\ndata received along the path'));
   expect(files).toMatch(/^\nfiles read and written along the path \(\d+; > on the path\):/);
   const planted = new RegExp(`^  > file ${re(join(dir, 'planted.sh'))} v1  file:\\S+\\n((?:      .*\\n)+)`, 'm').exec(files + '\n');
   expect(planted).not.toBeNull();
@@ -150,6 +150,12 @@ test('an endpoint that served the payload and received the data: the matches, th
   const read = new RegExp(`^    file ${re(secret)}( v\\d+)?  file:\\S+\\n((?:      .*\\n)+)`, 'm').exec(files + '\n');
   expect(read).not.toBeNull();
   expect(read![2]).toMatch(/^      read by process .*node.* at \S+Z/m);
+
+  // And the data the path's invocations took in: the payload from the attacker, back's answer.
+  const data = text.slice(text.indexOf('\ndata received along the path'), text.indexOf('\nroots ('));
+  expect(data).toMatch(/^\ndata received along the path \(\d+ message\(s\) its nodes used\):/);
+  expect(data).toMatch(new RegExp(`^    message GET http://${re(endpoint)}/payload\\.sh  ${re(download.id)}\\n      from remote ${re(endpoint)}\\n      received by invocation front #\\d+ POST / \\(${re(ids[0])}\\) at \\S+Z$`, 'm'));
+  expect(data).toMatch(/^      from invocation back #\d+ POST \/ \(\S+\)$/m);
 
   // --at the download's time: the walk from the download, and the text says which.
   const at = JSON.parse((await c.cli(['trace', 'back', endpoint, '--at', usToIso(download.time!), '--json'])).stdout) as Trace;
