@@ -20,6 +20,7 @@ interface DemoResult {
   files: Array<{ path: string; writtenBy?: string; usedBy?: string }>;
   tracingView: string[][];
   attack: { one?: string; two?: string; exfiltratedBytes?: number };
+  conclusion: { answer: string[]; stolen: string; tracer: string[]; checks: Record<string, boolean | undefined> };
 }
 
 function runDemo(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -101,6 +102,16 @@ describe('npm run demo -- --json', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('the conclusion printed is the one checked: every check held, and each sentence is in the story', () => {
+    expect(result.conclusion.checks).toEqual({
+      rootIsAttackOne: true, plantedInAttackOne: true, ranInAttackTwo: true, ranLaterOnSameInstance: true, stolenIsSecret: true, tracerSeesNoLink: true,
+    });
+    expect(result.conclusion.answer[0]).toMatch(new RegExp(`^root cause: request X-Call-Id=${result.attack.one} \\(.*\\), the attacker's first request$`));
+    expect(result.conclusion.stolen).toMatch(/^the attacker received \d+ bytes: the credit-card table, exactly as kv-store holds it \(\d+ rows\)$/);
+    for (const l of [...result.conclusion.answer, result.conclusion.stolen, ...result.conclusion.tracer]) expect(stderr).toContain(`   ${l}\n`);
+    expect(stderr).not.toContain('CHECKS THAT FAILED');
   });
 
   test('writes the interactive graph with the path in it', () => {
