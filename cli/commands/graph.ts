@@ -79,9 +79,12 @@ export function register(program: Command): void {
         else if (o.back) { g = traceBack(db, o.back, traceOptions({ db: o.db })); title += `: backward from ${o.back}`; }
         else if (o.forward) { g = traceForward(db, o.forward, traceOptions({ db: o.db })); title += `: forward from ${o.forward}`; }
         else g = loadGraph(db);
-        g = { nodes: g.nodes, edges: g.edges };
+        // A trace's path (and direction) go with it to the HTML page, which draws the path strongest.
+        const { nodes, edges, ...traceFacts } = g as Graph & Record<string, unknown>;
+        g = { nodes, edges };
         if (o.reduce) g = reduce(g, rulesFrom(o.rules)).graph;
         g = view(g, o.format === 'otlp' ? 'tracing' : o.view);
+        if (o.format === 'html') g = { ...traceFacts, ...g };
         if (o.view === 'tracing') title += ' (tracing view)';
         const text = exportGraph(g, o.format as Format, title);
         if (o.out) writeFileSync(o.out, text);

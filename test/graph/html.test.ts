@@ -48,6 +48,10 @@ maybe('click a node, see its attributes, walk backward to request one', async ()
     return { w: b.w, h: b.h };
   });
   expect(extent.h).toBeGreaterThan(extent.w / 4);
+  // The trace's path reaches the page: drawn as the path, from the exfiltration's socket.
+  const onPath = await tab.evaluate(() => (globalThis as any).cy.nodes('.path').map((n: any) => n.id()));
+  expect(onPath).toContain(`sock:${ids.exfil}`);
+  expect(onPath.length).toBeGreaterThan(2);
 
   // Find where the planted script's process is drawn and click it like a person would.
   const target = await tab.evaluate(() => {
