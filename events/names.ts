@@ -28,6 +28,10 @@ export const ENV = {
   eventsUrl: 'ALASTOR_EVENTS_URL',
   // The fd on which the http upstream's instrumentation writes claims (events/claims.ts).
   claimFd: 'ALASTOR_CLAIM_FD',
+  /** off: no egress proxy (calls known only from the function's own reports); for measuring its cost. */
+  egress: 'ALASTOR_EGRESS',
+  /** off: the node template loads no OpenTelemetry SDK and writes no claims; for measuring their cost. */
+  instrumentation: 'ALASTOR_INSTRUMENTATION',
 } as const;
 
 /** Path prefix of the collector's ingest API. */

@@ -1,8 +1,14 @@
 // The purchase workflow under the local stack: plain fwatchdog (no provenance) against fwatchdog
 // with full provenance (application layer through the node template, audit layer where the
-// machine allows it), measured in one run, as ratios.
+// machine allows it), measured in one run, as ratios; with --layers, every layer added one at a
+// time in the same run, so each layer's own cost shows:
+//   plain            fwatchdog, no provenance
+//   identity         + invocation ids, traceparent, events shipped (ALASTOR_EGRESS=off, ALASTOR_INSTRUMENTATION=off, audit off)
+//   + egress proxy   + the proxy hop on every outgoing call (ALASTOR_INSTRUMENTATION=off, audit off)
+//   + template       + the node template's OpenTelemetry spans and claims (audit off)
+//   + audit          + audit rules and the tailers (= full provenance)
 //
-//   npm run build && node scripts/bench-workflow.mjs [--requests 1000] [--concurrency 8] [--audit on|off|auto] [--json]
+//   npm run build && node scripts/bench-workflow.mjs [--requests 1000] [--concurrency 8] [--audit on|off|auto] [--layers] [--json]
 //
 // Each purchase is 7 invocations: product-purchase, get-price and authorize-cc in parallel, publish,
 // and three kv-store calls. For each configuration: a fresh stack, 50 warm-up purchases, then
@@ -10,7 +16,7 @@
 // latency as the client sees it, and the overhead of provenance in percent.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -24,14 +30,15 @@ const REQUESTS = Number(arg('requests', 1000));
 const CONCURRENCY = Number(arg('concurrency', 8));
 const AUDIT = arg('audit', 'auto');
 const JSON_OUT = process.argv.includes('--json');
+const LAYERS = process.argv.includes('--layers');
 const WARMUP = 50;
 const log = (l) => process.stderr.write(`${l}\n`);
 
-function up(label, extra) {
+function up(label, extra, env = {}) {
   const state = mkdtempSync(join(tmpdir(), 'alastor-bench-wf-'));
   const logFile = join(tmpdir(), `alastor-bench-workflow-${label.replace(/\W+/g, '-')}.log`);
   const args = [join(root, 'dist', 'alastor.js'), 'up', join(root, 'examples', 'hello-retail', 'stack.yml'), '--port', '0', '--state-dir', state, ...extra];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout.on('data', (b) => (out += b));
   proc.stderr.on('data', (b) => (out += b));
@@ -85,9 +92,9 @@ function stats(samples) {
   return { n: s.length, mean, p50: p(0.5), p99: p(0.99) };
 }
 
-async function measure(label, extra) {
-  log(`${label}: starting the stack (${extra.join(' ')})`);
-  const stack = await up(label, extra);
+async function measure(label, extra, env = {}) {
+  log(`${label}: starting the stack (${[...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...extra].join(' ')})`);
+  const stack = await up(label, extra, env);
   errors.length = 0;
   try {
     log(`${label}: ${stack.audit}; warming up (${WARMUP})`);
@@ -119,23 +126,45 @@ async function measure(label, extra) {
   }
 }
 
-const plain = await measure('plain fwatchdog', ['--no-provenance']);
-const full = await measure('full provenance', ['--audit', AUDIT]);
+const load0 = loadavg();
+const runs = [['plain fwatchdog', ['--no-provenance'], {}]];
+if (LAYERS) {
+  runs.push(
+    ['identity + events', ['--audit', 'off'], { ALASTOR_EGRESS: 'off', ALASTOR_INSTRUMENTATION: 'off' }],
+    ['+ egress proxy', ['--audit', 'off'], { ALASTOR_INSTRUMENTATION: 'off' }],
+    ['+ template (OTel)', ['--audit', 'off'], {}],
+  );
+}
+runs.push([LAYERS ? '+ audit (full)' : 'full provenance', ['--audit', AUDIT], {}]);
+const results = [];
+for (const [label, extra, env] of runs) results.push({ label, env, ...(await measure(label, extra, env)) });
+const load1 = loadavg();
+const plain = results[0];
+const full = results[results.length - 1];
 const pct = (a, b) => ((b - a) / a) * 100;
-const overhead = {
-  sequential: { mean: pct(plain.sequential.mean, full.sequential.mean), p99: pct(plain.sequential.p99, full.sequential.p99) },
-  concurrent: { mean: pct(plain.concurrent.mean, full.concurrent.mean), p99: pct(plain.concurrent.p99, full.concurrent.p99) },
-};
+const overheadOf = (r) => ({
+  sequential: { mean: pct(plain.sequential.mean, r.sequential.mean), p99: pct(plain.sequential.p99, r.sequential.p99) },
+  concurrent: { mean: pct(plain.concurrent.mean, r.concurrent.mean), p99: pct(plain.concurrent.p99, r.concurrent.p99) },
+});
+const overhead = overheadOf(full);
 const f = (x) => x.toFixed(2).padStart(8);
 const row = (name, r) =>
   `${name.padEnd(18)} ${r.failed ? `(${r.failed} failed) ` : ''}seq mean ${f(r.sequential.mean)} ms  p99 ${f(r.sequential.p99)} ms  (${r.sequential.rps.toFixed(1)}/s)   ` +
   `conc mean ${f(r.concurrent.mean)} ms  p99 ${f(r.concurrent.p99)} ms  (${r.concurrent.rps.toFixed(1)}/s)`;
 console.log(`Hello, Retail! purchase workflow (7 invocations per purchase), ${REQUESTS} sequential + ${REQUESTS} at ${CONCURRENCY} in flight`);
-console.log(row('plain fwatchdog', plain));
-console.log(row('full provenance', full));
+console.log(`load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, at end ${load1.map((x) => x.toFixed(2)).join(' ')}`);
+for (const r of results) console.log(row(r.label, r));
 console.log(`   (${full.audit})`);
+if (LAYERS) {
+  console.log('each layer against plain, and what it adds to the one before (mean latency):');
+  results.slice(1).forEach((r, i) => {
+    const o = overheadOf(r);
+    const prev = results[i];
+    console.log(`  ${r.label.padEnd(18)} seq ${f(o.sequential.mean)} %  (+${(r.sequential.mean - prev.sequential.mean).toFixed(2)} ms)   conc ${f(o.concurrent.mean)} %  (+${(r.concurrent.mean - prev.concurrent.mean).toFixed(2)} ms)`);
+  });
+}
 console.log(
   `overhead           seq mean ${f(overhead.sequential.mean)} %   p99 ${f(overhead.sequential.p99)} %                 conc mean ${f(overhead.concurrent.mean)} %   p99 ${f(overhead.concurrent.p99)} %`,
 );
-console.log('reference: ALASTOR reported 13.74% overhead, ERINYES 7.05%; the target here is under 5%');
-if (JSON_OUT) console.log(JSON.stringify({ requests: REQUESTS, concurrency: CONCURRENCY, plain, full, overhead }));
+console.log('reference: ALASTOR reported 13.74% overhead, ERINYES 7.05%');
+if (JSON_OUT) console.log(JSON.stringify({ requests: REQUESTS, concurrency: CONCURRENCY, load: { start: load0, end: load1 }, results, plain, full, overhead }));

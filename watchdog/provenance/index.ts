@@ -70,7 +70,11 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
     spawnOf: (pid) => claimLog.spawnOf(pid),
   };
   const gatewayUrl = env[ENV.gatewayUrl]?.trim() || undefined;
-  const egress = await startEgressProxy({
+  // ALASTOR_EGRESS=off leaves the function's calls unproxied: they are then known only as the
+  // function reports them (claims), and caller links are at best claimed. For measuring what the
+  // proxy costs (scripts/bench-workflow.mjs), and for operators who accept that.
+  const egressOff = (env[ENV.egress] ?? '').trim().toLowerCase() === 'off';
+  const egress = egressOff ? undefined : await startEgressProxy({
     instance, function: fn, owners, birthsExpected: () => audit !== undefined, emit, gatewayUrl, collectorHostPort: collector.host, log,
   });
 
@@ -114,23 +118,26 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
   const processEnv: Record<string, string> = {
     [ENV.instance]: instance,
     [ENV.functionName]: fn,
-    HTTP_PROXY: egress.url,
-    http_proxy: egress.url,
-    HTTPS_PROXY: egress.url,
-    https_proxy: egress.url,
-    // host:port so the function's own telemetry skips the proxy but other loopback calls do not.
-    NO_PROXY: collector.host,
-    no_proxy: collector.host,
-    ALASTOR_EGRESS_URL: egress.url,
+    ...(egress ? {
+      HTTP_PROXY: egress.url,
+      http_proxy: egress.url,
+      HTTPS_PROXY: egress.url,
+      https_proxy: egress.url,
+      // host:port so the function's own telemetry skips the proxy but other loopback calls do not.
+      NO_PROXY: collector.host,
+      no_proxy: collector.host,
+      ALASTOR_EGRESS_URL: egress.url,
+    } : {}),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: new URL(API.otlpTraces, collector).toString(),
     OTEL_SERVICE_NAME: fn,
     OTEL_RESOURCE_ATTRIBUTES: `alastor.instance=${encodeURIComponent(instance)}`,
   };
   // The function calls other functions through the proxy, which forwards to the real gateway.
-  if (gatewayUrl) processEnv[ENV.gatewayUrl] = egress.url;
+  if (gatewayUrl && egress) processEnv[ENV.gatewayUrl] = egress.url;
   if (token) processEnv.OTEL_EXPORTER_OTLP_HEADERS = `Authorization=${encodeURIComponent(`Bearer ${otlpKey(token)}`)}`;
 
-  log(`provenance: on: function ${fn}, instance ${instance}, collector ${collectorOrigin}, egress proxy ${egress.url}${gatewayUrl ? ` -> gateway ${gatewayUrl}` : ''}`);
+  const via = egress ? `egress proxy ${egress.url}${gatewayUrl ? ` -> gateway ${gatewayUrl}` : ''}` : `egress proxy off (${ENV.egress}=off): outgoing calls are known only as the function reports them`;
+  log(`provenance: on: function ${fn}, instance ${instance}, collector ${collectorOrigin}, ${via}`);
 
   let closed = false;
   return {
@@ -149,7 +156,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
         hostname: host,
         mode: info.mode,
         fprocess: info.fprocess || undefined,
-        egressProxy: `127.0.0.1:${egress.port}`,
+        egressProxy: egress ? `127.0.0.1:${egress.port}` : undefined,
       });
     },
     claims: forkMode ? undefined : (stream) => claimLog.read(stream),
@@ -165,7 +172,7 @@ export async function createObserver(opts: ProvenanceOptions): Promise<Observer>
       if (audit) await audit.stop().catch((e: Error) => log(`audit: stop failed: ${e.message}`));
       // Every producer stops before the count, so source.stats and instance.stop end the chain and
       // the collector can check it holds all the events counted (collector/query/closure.ts).
-      await egress.close();
+      await egress?.close();
       const s = shipper.snapshot();
       emit({
         v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance, function: fn, kind: 'source.stats',

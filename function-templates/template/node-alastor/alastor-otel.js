@@ -18,8 +18,10 @@
 //    moment) and marks those attributions corroborated.
 // With no endpoint configured (provenance off) nothing is loaded or patched, so it costs nothing.
 
+// ALASTOR_INSTRUMENTATION=off (events/names.ts ENV.instrumentation) does the same: the cost of this
+// layer can then be measured apart (scripts/bench-workflow.mjs); the watchdog and audit layers stay.
 const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
-if (!endpoint) {
+if (!endpoint || process.env.ALASTOR_INSTRUMENTATION === 'off') {
   module.exports = { enabled: false, runWithInvocation: (_id, fn) => fn(), shutdown: async () => {} };
   return;
 }
