@@ -11,16 +11,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
-import { freePort, startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
+import { stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
 import { call, waitFor } from '../support/provenance';
-import { startGateway, type Gateway } from '../../cli/stack/gateway';
+import { startGraphPair, type GraphPair } from '../support/graph-pair';
+import type { Gateway } from '../../cli/stack/gateway';
 import { openStore, type DB } from '../../collector/store/open';
 import { updateGraph } from '../../collector/graph/index';
 import { investigate, invocationByCallId, tracerConnects, type Investigation } from '../../scripts/demo/investigate';
 import { conclude, type ConclusionInput } from '../../scripts/demo/conclude';
 
 const TOKEN = 'demo-conclude';
-const FN = join(__dirname, '..', 'graph', 'fixtures', 'fn.js');
 const CI = process.env.CI === 'true';
 
 let c: CollectorHandle;
@@ -29,8 +29,8 @@ let attacker: Server;
 let dir: string;
 let secret: string;
 const received: Array<{ bytes: number; body: string }> = [];
-const spools: string[] = [];
-const wds: WatchdogHandle[] = [];
+let wds: WatchdogHandle[] = [];
+let pair: GraphPair | undefined;
 const portOf = (s: Server) => (s.address() as AddressInfo).port;
 
 let store: DB | undefined;
@@ -60,22 +60,9 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
-  const ports = { front: await freePort(), back: await freePort() };
-  gw = await startGateway({ port: await freePort(), host: '127.0.0.1', routes: Object.entries(ports).map(([name, port]) => ({ name, port })) });
-  for (const [name, port] of Object.entries(ports)) {
-    const up = await freePort();
-    const spool = mkdtempSync(join(tmpdir(), 'alastor-spool-'));
-    spools.push(spool);
-    wds.push(await startWatchdog({
-      env: {
-        mode: 'http', port: String(port), fprocess: `${process.execPath} ${FN}`, upstream_url: `http://127.0.0.1:${up}`, UPSTREAM_PORT: String(up),
-        suppress_lock: 'true', ALASTOR_COLLECTOR_URL: c.url, ALASTOR_TOKEN: TOKEN, ALASTOR_FUNCTION: name, ALASTOR_GATEWAY_URL: gw.url,
-        ALASTOR_SPOOL_DIR: spool, ALASTOR_AUDIT: 'on', FN_ROLE: name,
-        PAYLOAD_URL: `http://127.0.0.1:${portOf(attacker)}/payload.sh`, PLANT_PATH: join(dir, 'planted.sh'),
-      },
-      timeoutMs: 30000,
-    }));
-  }
+  pair = await startGraphPair({ collectorUrl: c.url, token: TOKEN, payloadUrl: `http://127.0.0.1:${portOf(attacker)}/payload.sh`, plantPath: join(dir, 'planted.sh') });
+  gw = pair.gw;
+  wds = pair.wds;
 
   for (const step of ['none', 'one', 'two']) {
     const r = await call(`${gw.url}/function/front`, { body: JSON.stringify({ step }), headers: { 'content-type': 'application/json' } });
@@ -116,12 +103,11 @@ beforeAll(async () => {
 afterAll(async () => {
   store?.close();
   await stopAllWatchdogs();
-  await gw?.close();
+  await pair?.close();
   attacker?.close();
   await c?.stop();
   await stopAllCollectors();
   rmSync(dir, { recursive: true, force: true });
-  for (const s of spools) rmSync(s, { recursive: true, force: true });
 });
 
 const maybe = (name: string, fn: () => void) => test(name, () => (skipped ? undefined : fn()));

