@@ -5,30 +5,33 @@
 // the events view must tell one story). Either record can be stored first, so the claim's two
 // edges are keyed and rewritten when the record that settles them arrives.
 import type { HttpOutEvent } from '../../events/schema';
-import { corroborateCall, isCallClaim } from '../query/corroborate';
+import { endOf, findCorroboration, isCallClaim } from '../query/corroborate';
 import type { Context } from './context';
 import { nodeId } from './model';
+// system.ts imports onConnect from here; this cycle is between functions called at run time only.
+import { actorOf } from './system';
 
 /** A kept-alive call has no connect: only connects within this long after a claim's start are looked for. */
 const CLAIM_LOOKBACK_US = 5e6;
 
-export const claimMessageKey = (e: HttpOutEvent) => (e.spanId ? `${e.traceId ?? '-'}:${e.spanId}` : e.id);
+/** The message node's key of a recorded call: its trace and span, else the event itself. */
+export const messageKey = (e: HttpOutEvent) => (e.spanId ? `${e.traceId ?? '-'}:${e.spanId}` : e.id);
 
 /** Writes (or rewrites) the claim's edges between its message and the acting invocation or process. */
 export function claimEdges(c: Context, e: HttpOutEvent, msg: number, actor: number, answeredAt: number): void {
-  const corr = corroborateCall(c.db, e);
+  const found = findCorroboration(c.db, e);
+  const corr = found?.verdict;
   const firm = corr?.attribution === 'corroborated';
   const level = corr ? { level: corr.attribution, basis: corr.by, corroboratedBy: corr.event, contradiction: corr.contradiction } : undefined;
   const trust = firm ? undefined : 'claimed';
   c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence: 'instrumentation', trust, attrs: level, key: `claim:${e.id}:gen` });
   c.w.edge({ src: actor, dst: msg, relation: 'used', time: e.callee ? answeredAt : e.ts, evidence: 'instrumentation', trust, attrs: { role: 'response', ...level }, key: `claim:${e.id}:used` });
   if (!corr) return;
-  const by = c.sql<[string], { kind: string; body: string }>(`SELECT kind, body FROM events WHERE id = ?`).get(corr.event);
-  const other = by ? JSON.parse(by.body) : undefined;
+  const other = found!.record;
   c.w.mergeAttrs(msg, {
     level: corr.attribution, corroboratedBy: corr.event, contradiction: corr.contradiction,
     // The proxy's record of the same call is a node of its own (keyed by the proxy's span).
-    sameCallAs: corr.by === 'proxy' && other?.spanId ? nodeId.message(`${other.traceId ?? '-'}:${other.spanId}`) : undefined,
+    sameCallAs: corr.by === 'proxy' && other.spanId ? nodeId.message(messageKey(other as HttpOutEvent)) : undefined,
   });
 }
 
@@ -43,12 +46,10 @@ export function reconsiderClaims(c: Context, instance: string, from: number, to:
   for (const r of rows) {
     const e = JSON.parse(r.body) as HttpOutEvent;
     if (!isCallClaim(e) || !matches(e)) continue;
-    const msg = c.w.lookup(nodeId.message(claimMessageKey(e)));
-    const actor = e.invocation ? c.w.lookup(nodeId.invocation(e.invocation)) : undefined;
-    const p = e.pid != null ? c.proc(e.instance, e.pid) : undefined;
-    const who = p?.born_in != null ? p.nid : actor;
-    if (msg === undefined || who === undefined) continue;
-    claimEdges(c, e, msg, who, e.ts + Math.round((e.durationMs ?? 0) * 1000));
+    const msg = c.w.lookup(nodeId.message(messageKey(e)));
+    if (msg === undefined) continue;
+    // Applied already (seq < this event's), so its actor is there: the same one onHttpOut used.
+    claimEdges(c, e, msg, actorOf(c, e), endOf(e));
   }
 }
 
@@ -61,5 +62,5 @@ export function onProxyRecord(c: Context, e: HttpOutEvent): void {
 /** The kernel recorded a connect: a direct call claimed by the same process around it may now be corroborated. */
 export function onConnect(c: Context, instance: string, pid: number, ts: number): void {
   reconsiderClaims(c, instance, ts - CLAIM_LOOKBACK_US, ts + 10_000, (claim) =>
-    claim.pid === pid && claim.ts - 10_000 <= ts && ts <= claim.ts + Math.round((claim.durationMs ?? 0) * 1000));
+    claim.pid === pid && claim.ts - 10_000 <= ts && ts <= endOf(claim));
 }

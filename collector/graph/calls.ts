@@ -14,7 +14,8 @@ import type { Context } from './context';
 import { endpointName, nodeId, type Trust } from './model';
 import { alternatives, levelAttrs } from './system';
 import { onProxyMessage } from './proxy-join';
-import { claimEdges, onProxyRecord } from './call-claims';
+import { claimEdges, messageKey, onProxyRecord } from './call-claims';
+import { endOf } from '../query/corroborate';
 
 export function onInstanceStart(c: Context, e: InstanceStartEvent): void {
   const nid = c.instanceNode(e.instance, e.function, e.ts);
@@ -65,7 +66,7 @@ export function onInvocationEnd(c: Context, e: InvocationEndEvent): void {
 }
 
 export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: number): void {
-  const key = e.spanId ? `${e.traceId ?? '-'}:${e.spanId}` : e.id;
+  const key = messageKey(e);
   const evidence = e.source === 'proxy' ? 'watchdog' : 'instrumentation';
   const msg = c.w.node({
     id: nodeId.message(key), kind: 'message', label: `${e.method} ${e.callee ? `/function/${e.callee}` : e.url}`, time: e.ts, instance: e.instance, invocation: e.invocation,
@@ -80,7 +81,7 @@ export function onHttpOut(c: Context, e: HttpOutEvent, seq: number, actor: numbe
   // measures the duration), and carries what the callee did before it. An outside endpoint's answer
   // is used from the start of the call: the endpoint is a root, nothing before it matters, and the
   // proxy's end stamp can trail the function's use of the data (by 1.4 ms measured, more under load).
-  const answeredAt = e.ts + Math.round((e.durationMs ?? 0) * 1000);
+  const answeredAt = endOf(e);
   if (e.source === 'proxy') {
     c.w.edge({ src: msg, dst: actor, relation: 'wasGeneratedBy', time: e.ts, evidence, trust: e.evidence, attrs: level });
     if (e.pid != null) onProxyMessage(c, e.instance, e.pid, e.ts, msg);

@@ -49,40 +49,70 @@ export function isCallClaim(e: Ev): boolean {
   return e.kind === 'http.out' && e.source !== 'proxy' && typeof e.invocation === 'string' && typeof e.instance === 'string';
 }
 
-/** The other recorders' word on one claimed call, or undefined when neither saw it. */
-export function corroborateCall(db: DB, e: Ev): Corroboration | undefined {
+/** When a call ended: its start plus its duration (the span measures it). */
+export function endOf(e: Ev): number {
+  return e.ts + Math.round((e.durationMs ?? 0) * 1000);
+}
+
+type Rows = { all(...p: unknown[]): unknown[] };
+/** Prepared once per store: the graph asks for every claim and every connect it applies. */
+const statements = new WeakMap<DB, { calls: Rows; connects: Rows }>();
+function queries(db: DB) {
+  let q = statements.get(db);
+  if (!q) {
+    q = {
+      calls: db.prepare(`SELECT body FROM events WHERE instance = ? AND ts BETWEEN ? AND ? AND kind = 'http.out'`),
+      connects: db.prepare(`SELECT body FROM events WHERE instance = ? AND ts BETWEEN ? AND ? AND kind = 'syscall' AND body LIKE '%"syscall":"connect"%'`),
+    };
+    statements.set(db, q);
+  }
+  return q;
+}
+
+export interface Found {
+  verdict: Corroboration;
+  /** The other recorder's event itself. */
+  record: Ev;
+}
+
+/** The other recorders' word on one claimed call, with the record that says it; undefined when neither saw it. */
+export function findCorroboration(db: DB, e: Ev): Found | undefined {
   if (!isCallClaim(e)) return undefined;
-  const end = e.ts + Math.round((e.durationMs ?? 0) * 1000);
+  const end = endOf(e);
+  const q = queries(db);
   if (e.traceId && e.spanId) {
-    const rows = db.prepare(`SELECT body FROM events WHERE instance = ? AND ts BETWEEN ? AND ? AND kind = 'http.out'`)
-      .all(e.instance, e.ts - PROXY_SLACK_US, end + PROXY_SLACK_US) as Array<{ body: string }>;
+    const rows = q.calls.all(e.instance, e.ts - PROXY_SLACK_US, end + PROXY_SLACK_US) as Array<{ body: string }>;
     for (const r of rows) {
       const p = JSON.parse(r.body) as Ev;
       // The proxy names the function's span as its parent (a producer passing the span through
       // would keep it as its own).
       if (p.source === 'proxy' && p.traceId === e.traceId && (p.parentSpanId === e.spanId || p.spanId === e.spanId)) {
         const v = verdict(e, p, 'proxy');
-        if (v) return v;
+        if (v) return { verdict: v, record: p };
       }
     }
   }
   if (e.pid !== undefined && e.port !== undefined) {
-    const rows = db.prepare(`SELECT body FROM events WHERE instance = ? AND ts BETWEEN ? AND ? AND kind = 'syscall' AND body LIKE '%"syscall":"connect"%'`)
-      .all(e.instance, e.ts - KERNEL_SLACK_US, end) as Array<{ body: string }>;
+    const rows = q.connects.all(e.instance, e.ts - KERNEL_SLACK_US, end) as Array<{ body: string }>;
     const host = plainAddr(e.host);
-    let contradiction: Corroboration | undefined;
+    let contradiction: Found | undefined;
     for (const r of rows) {
       const k = JSON.parse(r.body) as Ev;
       if (k.pid !== e.pid || k.sockaddr?.port !== e.port || plainAddr(k.sockaddr?.address) !== host) continue;
       // Node's sockets are non-blocking: their connect returns EINPROGRESS, and the call goes on.
       if (k.success === false && k.exit !== EINPROGRESS) continue;
       const v = verdict(e, k, 'kernel');
-      if (v?.attribution === 'corroborated') return v;
-      contradiction ??= v;
+      if (v?.attribution === 'corroborated') return { verdict: v, record: k };
+      if (v) contradiction ??= { verdict: v, record: k };
     }
     return contradiction;
   }
   return undefined;
+}
+
+/** The other recorders' word on one claimed call, or undefined when neither saw it. */
+export function corroborateCall(db: DB, e: Ev): Corroboration | undefined {
+  return findCorroboration(db, e)?.verdict;
 }
 
 /** Adds `corroboration` to every claimed call among `evs` that another recorder backs or contradicts. */
