@@ -96,15 +96,48 @@ export async function freePort(): Promise<number> {
   }
 }
 
-function probePort(): Promise<number> {
+/**
+ * Ports are chosen below the kernel's ephemeral range. A port from that range, free when probed,
+ * can be taken before its user binds it by anything that binds port 0 or connects out meanwhile:
+ * a watchdog's egress proxy took a function's upstream port that way, and the function died with
+ * EADDRINUSE. Nothing takes a port below the range unless asked for it.
+ */
+const BELOW_EPHEMERAL_FROM = 15000;
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function listenOnce(port: number): Promise<number | undefined> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
+    srv.unref();
+    srv.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' || e.code === 'EACCES' ? resolvePort(undefined) : reject(e)));
+    srv.listen(port, '127.0.0.1', () => {
+      const got = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(got));
     });
   });
+}
+
+async function probePort(): Promise<number> {
+  const low = ephemeralLow();
+  if (low - BELOW_EPHEMERAL_FROM >= 1000) {
+    for (let i = 0; i < 64; i++) {
+      const port = await listenOnce(BELOW_EPHEMERAL_FROM + Math.floor(Math.random() * (low - BELOW_EPHEMERAL_FROM)));
+      if (port !== undefined) return port;
+    }
+  }
+  // No room below the range (an unusual ip_local_port_range), or all tries taken: let the kernel pick.
+  for (;;) {
+    const port = await listenOnce(0);
+    if (port !== undefined) return port;
+  }
 }
 
 function status(port: number, path: string): Promise<number> {

@@ -11,8 +11,9 @@
 // Use `{ waitHealthy: false }` to get the handle right away (e.g. to assert a start-up failure
 // through `wd.exited`).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from '../../cli/stack/runner';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,18 +63,8 @@ export interface WatchdogHandle {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<Exit>;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (ephemeral range, chosen by the kernel). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port free a moment ago on 127.0.0.1, never handed out twice (cli/stack/runner.ts). */
+export { freePort };
 
 /** GET on 127.0.0.1; resolves with the status (or 0 when the connection fails). */
 export function httpStatus(port: number, path: string, timeoutMs = 1000): Promise<number> {
