@@ -1,6 +1,7 @@
-// `alastor collector --db FILE --port N [--host H]`: the ingest service. Key from ALASTOR_TOKEN or ALASTOR_TOKEN_FILE.
+// `alastor collector --db FILE|postgres://... --port N [--host H]`: the ingest service. Key from ALASTOR_TOKEN or ALASTOR_TOKEN_FILE.
 import type { Command } from 'commander';
 import { ENV, readToken } from '../../events';
+import { redactUrl } from '../../collector/store/target';
 import { startCollector } from '../../collector/ingest/index';
 import { GRAPH_MODES, runGraphWorker, type GraphMode } from '../../collector/ingest/graph-driver';
 import { STORE_THREAD_COMMAND, runStoreThread } from '../../collector/ingest/store-thread';
@@ -10,8 +11,8 @@ export function register(program: Command): void {
   registerWorker(program);
   program
     .command('collector')
-    .description('run the collector: ingest batches and OTLP traces into a SQLite store')
-    .requiredOption('--db <file>', 'SQLite store (created if missing)')
+    .description('run the collector: ingest batches and OTLP traces into a SQLite store or a PostgreSQL database')
+    .requiredOption('--db <file|url>', 'SQLite store (created if missing), or postgres://user@host:port/db (password from PGPASSWORD or ~/.pgpass; several collectors may share it)')
     .option('--port <n>', 'port to listen on (0 = any free port)', '8089')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--graph <mode>', `how the provenance graph keeps up: ${GRAPH_MODES.join(' | ')} (worker: a second thread; off: run \`alastor graph\` later)`, 'worker')
@@ -24,7 +25,7 @@ export function register(program: Command): void {
       if (!token) log(`collector: no ${ENV.token}: accepting batches chained with an empty key (order and completeness are checked, authenticity is not)`);
       const c = await startCollector({ dbFile: o.db, port, host: o.host, token, log, graph: o.graph as GraphMode, workerEntry: require.main?.filename ?? process.argv[1] });
       // Tests and scripts wait for this exact line to learn the port.
-      process.stdout.write(`alastor collector listening on ${c.url} (db ${o.db})\n`);
+      process.stdout.write(`alastor collector listening on ${c.url} (db ${redactUrl(o.db)})\n`);
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) return;

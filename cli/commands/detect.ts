@@ -43,7 +43,7 @@ export function register(program: Command): void {
   detect
     .command('train')
     .description('train one model per function on the invocations in the store, taken as normal')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--function <name>', 'only this function')
     .option('--model-dir <dir>', 'where model files go (default <db>.models beside the store)')
     .option('--until <time>', 'train only on invocations started before this (ISO time, epoch, or 15m/2h ago)')
@@ -95,7 +95,7 @@ export function register(program: Command): void {
   detect
     .command('scan')
     .description("check invocations against their function's model; list the anomalous ones")
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--function <name>', 'only this function')
     .option('--since <time>', 'only invocations started at or after (ISO time, epoch, or 15m/2h/3d ago)')
     .option('--until <time>', 'only invocations started before')

@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('events')
     .description('list raw events as stored (each event is its own JSON object)')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--invocation <id>', 'only events of this invocation (and syscalls audit gave another one in flight with it by a guess, marked)')
     .option('--kind <kind>', `only this kind (${KINDS.join(', ')})`)
     .option('--instance <id>', 'only this instance')

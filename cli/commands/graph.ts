@@ -10,6 +10,7 @@ import { showInvocations, tracingView } from '../../collector/graph/views';
 import type { Graph } from '../../collector/graph/model';
 import { exportGraph, FORMATS, type Format } from '../../collector/export/index';
 import { openGraphStore, traceOptions } from './trace';
+import { isPostgresUrl } from '../../collector/store/target';
 import { openStore } from '../../collector/store/open';
 
 function rulesFrom(file?: string): ReductionRules {
@@ -41,7 +42,7 @@ export function register(program: Command): void {
   graph
     .command('show <selector>')
     .description('an invocation (or every invocation of a trace id) with what it touched and its caller/callees')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--json', 'JSON for scripts: { nodes, edges }')
     .option('--view <name>', 'provenance (default) or tracing (only requests and spans)')
     .option('--reduce', 'apply the reduction rules')
@@ -60,7 +61,7 @@ export function register(program: Command): void {
   graph
     .command('export')
     .description('write the graph (or a part of it) as Graphviz DOT, W3C PROV-JSON, OTLP/JSON traces, or one interactive HTML page')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .requiredOption('--format <format>', FORMATS.join(' | '))
     .option('--out <file>', 'write here instead of stdout')
     .option('--view <name>', 'provenance (default) or tracing; otlp always uses tracing')
@@ -97,7 +98,7 @@ export function register(program: Command): void {
   graph
     .command('stats')
     .description('graph size before and after reduction, in total and per invocation')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--rules <file>', 'reduction rules (JSON)')
     .option('--json', 'JSON for scripts')
     .action((o: { db: string; rules?: string; json?: boolean }) => {
@@ -121,9 +122,9 @@ export function register(program: Command): void {
   graph
     .command('rebuild')
     .description('drop the derived graph and build it again from the raw events')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .action((o: { db: string }) => {
-      if (!existsSync(o.db)) throw new Error(`--db: ${o.db} does not exist`);
+      if (!isPostgresUrl(o.db) && !existsSync(o.db)) throw new Error(`--db: ${o.db} does not exist`);
       const db = openStore(o.db);
       try {
         const r = rebuildGraph(db);

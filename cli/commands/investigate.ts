@@ -39,7 +39,7 @@ export function register(program: Command): void {
   program
     .command('investigate')
     .description('for each anomalous invocation (detect scan), the backward provenance trace to its root cause')
-    .requiredOption('--db <file>', 'SQLite store written by the collector, with models from `alastor detect train`')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector, with models from `alastor detect train`')
     .option('--function <name>', 'only this function')
     .option('--since <time>', 'only invocations started at or after (ISO time, epoch, or 15m/2h/3d ago)')
     .option('--json', 'a JSON array of {invocation, function, keys, start, path, root, nodes, edges}')

@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('invocations')
     .description('list invocations: id, function, instance, sequence, trace, parent, status, duration')
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--function <name>', 'only this function')
     .option('--instance <id>', 'only this instance')
     .option('--since <time>', 'only invocations started at or after (ISO time, epoch, or 15m/2h/3d ago)')

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseTimeArg, usToIso } from '../../events';
+import { isPostgresUrl } from '../../collector/store/target';
 import { openStore, type DB } from '../../collector/store/open';
 import { updateGraph } from '../../collector/graph/index';
 import { edgeLevel, traceBack, traceForward, type TraceOptions, type TraceResult } from '../../collector/graph/trace';
@@ -12,7 +13,7 @@ import { LEVELS } from '../../events/attribution';
 
 /** Opens a store for graph queries and brings the graph up to date first. */
 export function openGraphStore(file: string): DB {
-  if (!existsSync(file)) throw new Error(`--db: ${file} does not exist`);
+  if (!isPostgresUrl(file) && !existsSync(file)) throw new Error(`--db: ${file} does not exist`);
   const db = openStore(file);
   // A trace touches scattered pages of a large graph; keep them cached for this connection.
   db.pragma('cache_size = -65536');
@@ -229,7 +230,7 @@ function addWalk(parent: Command, name: string, desc: string, run: typeof traceB
   parent
     .command(`${name} <node>`)
     .description(desc)
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--json', 'JSON for scripts: { nodes, edges, roots, paths, path }')
     .option('--depth <n>', 'at most n hops from the start')
     .option('--since <time>', 'only edges at or after (ISO time, epoch, or 15m/2h/3d ago)')

@@ -13,7 +13,7 @@ export function register(program: Command): void {
   program
     .command('verify')
     .description(`check every source's batch chain (gaps, breaks, MACs recomputed with ${ENV.token}, ${ENV.tokenFile}, or the key \`alastor up\` keeps in <db>.key); exits 1 on any problem`)
-    .requiredOption('--db <file>', 'SQLite store written by the collector')
+    .requiredOption('--db <file|url>', 'SQLite store or postgres:// URL written by the collector')
     .option('--require-closed', 'also fail when a source has no clean stop (its last events may be lost); for a store whose watchdogs have all stopped')
     .option('--json', 'the report as JSON')
     .action((o: { db: string; json?: boolean; requireClosed?: boolean }) => {

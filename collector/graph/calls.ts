@@ -45,8 +45,10 @@ export function onInvocationStart(c: Context, e: InvocationStartEvent): void {
     attrs: { method: e.method, path: e.path, function: e.function, callId: e.callId, forwardedFor: e.forwardedFor, traceparent: e.traceparentIn },
   });
   c.w.edge({ src: inv, dst: req, relation: 'used', time: e.ts, evidence: 'watchdog' });
-  c.sql(`INSERT OR REPLACE INTO graph_invocations (invocation, function, instance, trace_id, span_id, parent_span_id, start_ts)
-                VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.invocation, e.function, e.instance, e.traceId, e.spanId, e.parentSpanId ?? null, e.ts);
+  c.sql(`INSERT INTO graph_invocations (invocation, function, instance, trace_id, span_id, parent_span_id, start_ts)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(invocation) DO UPDATE SET function = excluded.function, instance = excluded.instance, trace_id = excluded.trace_id,
+           span_id = excluded.span_id, parent_span_id = excluded.parent_span_id, start_ts = excluded.start_ts`).run(e.invocation, e.function, e.instance, e.traceId, e.spanId, e.parentSpanId ?? null, e.ts);
   resolveCaller(c, e.invocation);
   // Unresolved parents in this workflow are judged against the invocations it has.
   for (const r of c.sql<[string, string], { invocation: string }>(

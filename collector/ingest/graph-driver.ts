@@ -5,7 +5,7 @@
 // `alastor graph` later (the graph is derived from the raw events and can always catch up).
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { updateGraph } from '../graph/index';
-import { openStore, type DB } from '../store/open';
+import { dialectOf, openStore, type DB } from '../store/open';
 import { stopWorker } from '../thread';
 
 export type GraphMode = 'worker' | 'inline' | 'off';
@@ -16,6 +16,13 @@ const DEBOUNCE_MS = 200;
  * (~0.2-0.5 ms of stitching per event), so this bounds how long an ingest commit can wait for it.
  */
 const WORKER_CHUNK = 250;
+/**
+ * PostgreSQL: the session advisory lock that makes one collector the graph builder. Its holder
+ * keeps it while its connection lives; when that collector dies the server drops the lock and
+ * the next one to try (every LEADER_POLL_MS, and after each of its own commits) takes over.
+ */
+const GRAPH_LEADER = 7_311_004;
+const LEADER_POLL_MS = 1000;
 
 export interface GraphDriver {
   kick(): void;
@@ -110,8 +117,10 @@ export function runGraphWorker(dbFile: string): void {
   const shared = (workerData as { gate?: unknown } | undefined)?.gate;
   const gate = shared instanceof SharedArrayBuffer ? new Int32Array(shared) : undefined;
   let failures = 0;
+  const leader = dialectOf(db) === 'postgres' ? leadership(db) : () => true;
   // Catch up in small chunks, stepping aside whenever ingest wants the write lock.
   const run = () => {
+    if (!leader()) return; // another collector builds the graph
     for (;;) {
       if (gate) for (let v = Atomics.load(gate, 0); v > 0; v = Atomics.load(gate, 0)) Atomics.wait(gate, 0, v, 100);
       let n: number;
@@ -124,12 +133,31 @@ export function runGraphWorker(dbFile: string): void {
       if (n < WORKER_CHUNK) return;
     }
   };
+  // Other collectors' events arrive without a kick here, and a standby must notice a dead leader.
+  const poll = dialectOf(db) === 'postgres' ? setInterval(run, LEADER_POLL_MS) : undefined;
   parentPort.on('message', (m: string) => {
     if (m === 'update') run();
     else if (m === 'close') {
+      clearInterval(poll);
       run();
       db.close();
       process.exit(0);
     }
   });
+}
+
+/** Whether this connection is the graph builder, trying to become it while it is not. */
+function leadership(db: DB): () => boolean {
+  const tryLock = db.prepare<[], { ok: boolean }>(`SELECT pg_try_advisory_lock(${GRAPH_LEADER}) AS ok`);
+  let held = false;
+  return () => {
+    if (!held) {
+      try {
+        held = tryLock.get()!.ok;
+      } catch {
+        held = false;
+      }
+    }
+    return held;
+  };
 }

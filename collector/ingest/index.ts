@@ -1,6 +1,6 @@
 // Starting and stopping the collector: open the store, serve the ingest API.
 import type { AddressInfo } from 'node:net';
-import { openStore, type DB } from '../store/open';
+import { dialectOf, openStore, type DB } from '../store/open';
 import { createIngest, type Ingest } from './server';
 import { startGraphDriver, type GraphMode } from './graph-driver';
 import { startStoreThread } from './store-thread';
@@ -39,7 +39,8 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   // With threads, a checkpoint thread keeps the WAL short and the writers' connections never
   // checkpoint (store-thread.ts, graph-driver.ts). Inline, the writer's own connection
   // checkpoints as SQLite does by default.
-  const checkpoints = opts.workerEntry ? startCheckpointThread(opts.workerEntry, opts.dbFile, log) : undefined;
+  // PostgreSQL checkpoints on its own.
+  const checkpoints = opts.workerEntry && dialectOf(db) === 'sqlite' ? startCheckpointThread(opts.workerEntry, opts.dbFile, log) : undefined;
   const ingest = createIngest({ token: opts.token ?? '', log, graph, sink });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

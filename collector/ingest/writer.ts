@@ -3,7 +3,7 @@
 // promise resolves only after its transaction committed: that is when the HTTP answer is 200.
 import { GENESIS, nowUs } from '../../events';
 import { appender, type Appender, type EventRow } from '../store/append';
-import type { DB } from '../store/open';
+import { dialectOf, type DB } from '../store/db';
 import type { PreparedBatch } from './batch';
 
 export type BatchResult =
@@ -30,6 +30,9 @@ export interface BatchSink {
   close(): Promise<void>;
 }
 
+/** Advisory lock class of a source's chain on PostgreSQL (the second key is the source's hash). */
+const SOURCE_LOCK = 7_311_002;
+
 /** Above this many events queued, a transaction is cut so one commit never stalls for long. */
 const MAX_EVENTS_PER_TX = 50_000;
 
@@ -49,7 +52,20 @@ export class IngestWriter implements BatchSink {
     private readonly writing: { begin(): void; end(): void } = { begin() {}, end() {} },
   ) {
     this.a = appender(db);
-    this.runTx = db.transaction((items: Item[]) => items.map((it) => (it.t === 'batch' ? this.storeBatch(it.b) : this.storeRows(it.rows))));
+    const shared = dialectOf(db) === 'postgres';
+    const lock = shared ? db.prepare(`SELECT pg_advisory_xact_lock(${SOURCE_LOCK}, hashtext(?))`) : undefined;
+    this.runTx = db.transaction((items: Item[]) => {
+      if (lock) {
+        // PostgreSQL may be shared by several collectors, and a producer's retry may reach another
+        // one: each source's chain is checked and extended under a lock on that source, held to
+        // the commit, and read afresh (another collector may have moved it). Locks are taken in
+        // one order (by name) so two collectors' groups never wait on each other in a cycle.
+        this.sources.clear();
+        const names = [...new Set(items.flatMap((it) => (it.t === 'batch' ? [it.b.source] : [])))].sort();
+        for (const s of names) lock.get(s);
+      }
+      return items.map((it) => (it.t === 'batch' ? this.storeBatch(it.b) : this.storeRows(it.rows)));
+    });
   }
 
   submitBatch(b: PreparedBatch): Promise<BatchResult> {

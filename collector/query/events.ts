@@ -26,7 +26,7 @@ export function listEvents(db: DB, f: EventFilter = {}): Array<Record<string, un
     // The guesses lie inside this invocation's own time span on its instance: the (instance, ts)
     // index finds them without reading other bodies.
     where.push(`(invocation = ? OR seq IN (
-      SELECT e.seq FROM events e, (SELECT instance, min(ts) - 10000 AS t0, max(ts) + 10000 AS t1 FROM events WHERE invocation = ?) w
+      SELECT e.seq FROM events e, (SELECT instance, min(ts) - 10000 AS t0, max(ts) + 10000 AS t1 FROM events WHERE invocation = ? GROUP BY instance) w
       WHERE e.instance = w.instance AND e.ts BETWEEN w.t0 AND w.t1 AND e.kind = 'syscall'
         AND EXISTS (SELECT 1 FROM json_each(e.body, '$.alsoIn') WHERE value = ?)))`);
     params.push(f.invocation, f.invocation, f.invocation);

@@ -3,7 +3,7 @@
 // recomputable from the stored event texts, in order, with the token. Problems ingest recorded
 // (refused batches, conflicts) are reported too: they are evidence of tampering attempts.
 import { GENESIS, batchMac, eventsJson } from '../../events';
-import type { DB } from '../store/open';
+import { dialectOf, type DB } from '../store/db';
 import { sourceEnds, type SourceEnd } from './closure';
 
 export interface Problem {
@@ -39,7 +39,9 @@ export function verifyStore(db: DB, token: string, opts: VerifyOptions = {}): Ve
   // event moved to another batch by editing its row counts as missing here. verify opens the store
   // read-only (it never changes evidence), so a store no collector has migrated since batches
   // recorded ranges is read through its (source, batch_seq) index instead.
-  const ranged = (db.prepare(`PRAGMA table_info(batches)`).all() as Array<{ name: string }>).some((c) => c.name === 'first_event');
+  // On PostgreSQL several collectors write at once, so keys are not contiguous per batch and
+  // batches record no range: they are always read by (source, batch_seq).
+  const ranged = dialectOf(db) === 'sqlite' && (db.prepare(`PRAGMA table_info(batches)`).all() as Array<{ name: string }>).some((c) => c.name === 'first_event');
   const byRange = ranged
     ? db.prepare<[number, number, string, number], { body: string }>(`SELECT body FROM events WHERE seq BETWEEN ? AND ? AND source = ? AND batch_seq = ? ORDER BY seq`)
     : undefined;

@@ -1,7 +1,7 @@
 // Appending raw events and batch records. Events are append-only: an event id is stored once
 // (INSERT OR IGNORE on the unique id), which is what makes a retried batch or OTLP export idempotent.
 import type Database from 'better-sqlite3';
-import type { DB } from './open';
+import { dialectOf, type DB } from './db';
 
 export interface EventRow {
   id: string;
@@ -79,13 +79,7 @@ export interface Appender {
 const MULTI = 32;
 
 export function appender(db: DB): Appender {
-  const insEvent = db.prepare(
-    `INSERT OR IGNORE INTO events (id, kind, ts, instance, function, invocation, source, batch_seq, body)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const cols = `INSERT OR IGNORE INTO events (id, kind, ts, instance, function, invocation, source, batch_seq, body) VALUES `;
-  const insMany = db.prepare(cols + Array(MULTI).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
-  const params: unknown[] = new Array(MULTI * 9);
+  const rows = dialectOf(db) === 'postgres' ? pgEventRows(db) : sqliteEventRows(db);
   const insBatch = db.prepare(
     `INSERT INTO batches (source, seq, prev, mac, count, received_us, first_event, last_event) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
@@ -99,6 +93,30 @@ export function appender(db: DB): Appender {
   const insIntegrity = db.prepare(
     `INSERT INTO integrity (source, seq, problem, detail, at_us) VALUES (?, ?, ?, ?, ?)`,
   );
+  return {
+    ...rows,
+    batch: (b) => {
+      insBatch.run(b.source, b.seq, b.prev, b.mac, b.count, b.receivedUs, b.firstEvent, b.lastEvent);
+    },
+    batchMac: (source, seq) => getMac.get(source, seq)?.mac,
+    maxBatchSeq: (source) => getMax.get(source),
+    nextBatch: (source, seq) => getNext.get(source, seq),
+    integrity: (source, seq, problem, detail, atUs) => {
+      insIntegrity.run(source, seq, problem, detail, atUs);
+    },
+  };
+}
+
+type EventRows = Pick<Appender, 'event' | 'events' | 'eventColumns'>;
+
+function sqliteEventRows(db: DB): EventRows {
+  const insEvent = db.prepare(
+    `INSERT OR IGNORE INTO events (id, kind, ts, instance, function, invocation, source, batch_seq, body)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const cols = `INSERT OR IGNORE INTO events (id, kind, ts, instance, function, invocation, source, batch_seq, body) VALUES `;
+  const insMany = db.prepare(cols + Array(MULTI).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
+  const params: unknown[] = new Array(MULTI * 9);
   const one: unknown[] = new Array(9);
   /**
    * Inserts n events, MULTI rows per statement while they last: `put` writes event j's nine
@@ -152,14 +170,42 @@ export function appender(db: DB): Appender {
         p[o + 7] = batchSeq;
         p[o + 8] = eventText(c, j);
       }),
-    batch: (b) => {
-      insBatch.run(b.source, b.seq, b.prev, b.mac, b.count, b.receivedUs, b.firstEvent, b.lastEvent);
-    },
-    batchMac: (source, seq) => getMac.get(source, seq)?.mac,
-    maxBatchSeq: (source) => getMax.get(source),
-    nextBatch: (source, seq) => getNext.get(source, seq),
-    integrity: (source, seq, problem, detail, atUs) => {
-      insIntegrity.run(source, seq, problem, detail, atUs);
+  };
+}
+
+/**
+ * PostgreSQL: a batch's events in one statement of nine array parameters, whatever their number
+ * (a round trip per row, or per 32, would cost more than the insert). WITH ORDINALITY ... ORDER BY
+ * keeps the batch's order in the generated seq, which verify reads a batch's events by. Keys from
+ * concurrent writers interleave, so no rowid range is reported: batches are read by (source,
+ * batch_seq).
+ */
+function pgEventRows(db: DB): EventRows {
+  const ins = db.prepare(
+    `INSERT INTO events (id, kind, ts, instance, function, invocation, source, batch_seq, body)
+     SELECT id, kind, ts, instance, function, invocation, source, batch_seq, body
+       FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[])
+            WITH ORDINALITY AS u(id, kind, ts, instance, function, invocation, source, batch_seq, body, o)
+      ORDER BY o
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const many = (rows: readonly EventRow[]): number =>
+    rows.length === 0
+      ? 0
+      : ins.run([
+          rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.ts), rows.map((r) => r.instance), rows.map((r) => r.function),
+          rows.map((r) => r.invocation), rows.map((r) => r.source), rows.map((r) => r.batchSeq), rows.map((r) => r.body),
+        ]).changes;
+  return {
+    event: (r) => many([r]),
+    events: many,
+    eventColumns: (source, batchSeq, c) => {
+      const n = c.id.length;
+      if (n === 0) return { stored: 0, first: null, last: null };
+      const texts = c.texts ?? Array.from({ length: n }, (_, i) => eventText(c, i));
+      // One array argument: its nine elements are the nine (array) parameters.
+      const stored = ins.run([c.id, c.kind, c.ts, c.instance, c.function, c.invocation, new Array(n).fill(source), new Array(n).fill(batchSeq), texts]).changes;
+      return { stored, first: null, last: null };
     },
   };
 }

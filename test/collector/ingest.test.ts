@@ -3,18 +3,22 @@
 import { startCollector, stopAllCollectors, type CollectorHandle } from '../support/collector';
 import { Chain, post, stopEvent } from '../support/batches';
 import { uuidv7 } from '../../events';
+import { backends, freshStore, stopSharedPostgres } from '../support/postgres';
 
 const TOKEN = 'collector-test-secret';
 
-afterAll(() => stopAllCollectors());
+afterAll(async () => {
+  await stopAllCollectors();
+  await stopSharedPostgres();
+});
 
 const count = (c: CollectorHandle, where = '1=1', ...p: unknown[]) =>
   (c.query<{ n: number }>(`SELECT count(*) AS n FROM events WHERE ${where}`, ...p)[0].n);
 
-describe('collector ingest', () => {
+describe.each(backends('collector ingest on PostgreSQL'))('collector ingest (%s)', (backend) => {
   let c: CollectorHandle;
   beforeAll(async () => {
-    c = await startCollector({ token: TOKEN });
+    c = await startCollector({ token: TOKEN, db: await freshStore(backend) });
   });
   afterAll(() => c.stop());
 

@@ -1,4 +1,5 @@
-// Runs the real collector (dist/alastor.js collector) for tests, on a temp SQLite file.
+// Runs the real collector (dist/alastor.js collector) for tests, on a temp SQLite file (or the
+// PostgreSQL URL given as `db`).
 //
 //   const c = await startCollector({ token: 'secret' });   // c.url = http://127.0.0.1:<port>
 //   ... point watchdogs at it: ALASTOR_COLLECTOR_URL=c.url, ALASTOR_TOKEN='secret' ...
@@ -12,14 +13,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openStore } from '../../collector/store/open';
 
 export const ALASTOR = join(__dirname, '..', '..', 'dist', 'alastor.js');
 
 export interface CollectorStartOptions {
   /** ALASTOR_TOKEN for the collector; undefined = none (accepts empty-key chains). */
   token?: string;
-  /** SQLite file; default <tmpdir>/store.db in a private temp dir. */
+  /** SQLite file or postgres:// URL; default <tmpdir>/store.db in a private temp dir. */
   db?: string;
   /** Fixed port; default 0 (the kernel picks one; restarts reuse it). */
   port?: number;
@@ -128,9 +129,8 @@ export async function startCollector(opts: CollectorStartOptions = {}): Promise<
     pid: () => proc?.pid ?? 0,
     logs: () => all,
     query<T>(sql: string, ...params: unknown[]): T[] {
-      const conn = new Database(db, { readonly: true, fileMustExist: true });
+      const conn = openStore(db, { readonly: true });
       try {
-        conn.pragma('busy_timeout = 5000');
         return conn.prepare(sql).all(...params) as T[];
       } finally {
         conn.close();
