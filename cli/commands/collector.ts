@@ -1,7 +1,7 @@
 // `alastor collector --db FILE|postgres://... --port N [--host H]`: the ingest service. Key from ALASTOR_TOKEN or ALASTOR_TOKEN_FILE.
 import type { Command } from 'commander';
 import { ENV, readToken } from '../../events';
-import { redactUrl } from '../../collector/store/target';
+import { redactUrl, storeTarget } from '../../collector/store/target';
 import { startCollector } from '../../collector/ingest/index';
 import { GRAPH_MODES, runGraphWorker, type GraphMode } from '../../collector/ingest/graph-driver';
 import { STORE_THREAD_COMMAND, runStoreThread } from '../../collector/ingest/store-thread';
@@ -20,6 +20,7 @@ export function register(program: Command): void {
       if (!GRAPH_MODES.includes(o.graph as GraphMode)) throw new Error(`--graph: "${o.graph}" is not one of ${GRAPH_MODES.join(', ')}`);
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port number: "${o.port}"`);
+      storeTarget(o.db); // a malformed URL is the one line to print, before anything else
       const token = readToken(process.env);
       const log = (l: string) => process.stderr.write(`${l}\n`);
       if (!token) log(`collector: no ${ENV.token}: accepting batches chained with an empty key (order and completeness are checked, authenticity is not)`);

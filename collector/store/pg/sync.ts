@@ -26,6 +26,7 @@ export class SyncConnection {
   private readonly port: MessagePort;
   private readonly worker: Worker;
   private closed = false;
+  private asked = 0;
 
   constructor(url: string) {
     const shared = new SharedArrayBuffer(4);
@@ -48,15 +49,24 @@ export class SyncConnection {
 
   call(req: Request): Answer {
     if (this.closed) throw new Error('the PostgreSQL store is closed');
-    const seen = Atomics.load(this.state, 0);
-    this.port.postMessage(req);
-    if (Atomics.wait(this.state, 0, seen, WAIT_MS) === 'timed-out') {
-      throw new Error(`PostgreSQL: no answer within ${WAIT_MS / 1000} s`);
+    const id = ++this.asked;
+    this.port.postMessage({ ...req, id });
+    const deadline = Date.now() + WAIT_MS;
+    // A wake-up does not promise the answer is on the port yet, nor that what is there is ours:
+    // read until our id shows, waiting again (on a counter read before looking) while it has not.
+    for (;;) {
+      const seen = Atomics.load(this.state, 0);
+      for (let r = receiveMessageOnPort(this.port); r; r = receiveMessageOnPort(this.port)) {
+        const m = r.message as ({ id: number; ok: true } & Answer) | { id: number; ok: false; error: string; code?: string };
+        if (m.id !== id) continue; // the answer to a call that gave up waiting
+        if (!m.ok) throw new PgError(m.error, m.code);
+        return m;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.state, 0, seen, left) === 'timed-out') {
+        throw new Error(`PostgreSQL: no answer within ${WAIT_MS / 1000} s`);
+      }
     }
-    const m = receiveMessageOnPort(this.port)?.message as ({ ok: true } & Answer) | { ok: false; error: string; code?: string } | undefined;
-    if (!m) throw new Error('PostgreSQL: the connection thread answered nothing');
-    if (!m.ok) throw new PgError(m.error, m.code);
-    return m;
   }
 
   close(): void {

@@ -30,17 +30,17 @@ port.on('message', async (m) => {
     if (broken) throw broken;
     if (m.t === 'query') {
       const r = await client.query({ text: m.sql, values: m.params, rowMode: m.raw ? 'array' : undefined });
-      answer({ ok: true, rows: r.rows, count: r.rowCount ?? 0 });
+      answer({ id: m.id, ok: true, rows: r.rows, count: r.rowCount ?? 0 });
     } else if (m.t === 'exec') {
       await client.query(m.sql);
-      answer({ ok: true, rows: [], count: 0 });
+      answer({ id: m.id, ok: true, rows: [], count: 0 });
     } else if (m.t === 'close') {
       await client.end();
-      answer({ ok: true, rows: [], count: 0 });
-      port.close();
+      answer({ id: m.id, ok: true, rows: [], count: 0 });
+      return;
     }
   } catch (e) {
-    answer({ ok: false, error: String((e && e.message) || e), code: e && e.code });
+    answer({ id: m.id, ok: false, error: String((e && e.message) || e), code: e && e.code });
   }
 });
 `;
