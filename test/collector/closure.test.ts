@@ -8,12 +8,14 @@ import { stopAllWatchdogs } from '../support/watchdog';
 import { load, startProvWatchdog, waitFor } from '../support/provenance';
 import { Chain, post, stopEvent } from '../support/batches';
 import { SCHEMA_VERSION, nowUs, uuidv7 } from '../../events';
+import { backends, freshStore, stopSharedPostgres } from '../support/postgres';
 
 const TOKEN = 'closure-secret';
 
 afterAll(async () => {
   await stopAllWatchdogs();
   await stopAllCollectors();
+  await stopSharedPostgres();
 });
 
 interface End { source: string; state: string; lastBatch: number; events: number; counted?: number; storedToStats?: number }
@@ -73,8 +75,8 @@ test('a clean stop closes the chain with every counted event stored; SIGKILL and
   }
 });
 
-test('a closed source holding fewer events than its producer counted fails verify, with no gap in its chain', async () => {
-  const c = await startCollector({ token: TOKEN });
+test.each(backends('closure on PostgreSQL'))('a closed source holding fewer events than its producer counted fails verify, with no gap in its chain (%s)', async (backend) => {
+  const c = await startCollector({ token: TOKEN, db: await freshStore(backend) });
   try {
     const chain = new Chain(`src-${uuidv7()}`, TOKEN);
     const stats = (events: number) => ({ v: SCHEMA_VERSION, id: uuidv7(), ts: nowUs(), instance: 'i9', function: 'fn', kind: 'source.stats', counters: { events, droppedEvents: 1 } });
